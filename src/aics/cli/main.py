@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import sys
 
-import click
 import typer
 
 from aics.errors import AicsError
@@ -27,21 +26,15 @@ def _register_all() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; return the exit status (0 ok, 2 user error)."""
+    """Run the CLI; return the exit status (0 ok, 2 user error, click's own codes for usage)."""
     _register_all()
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=argv, prog_name="aics")
     except AicsError as err:
         print(f"aics: error: {err}", file=sys.stderr)
         return 2
-    except click.exceptions.Exit as done:
-        return done.exit_code
-    except click.ClickException as err:
-        print(f"aics: error: {err.format_message()}", file=sys.stderr)
-        return 2
-    except click.exceptions.Abort:
-        print("aics: aborted", file=sys.stderr)
-        return 130
+    except SystemExit as done:  # click ends every run with sys.exit; usage errors exit 2
+        return done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
     return 0
 
 
