@@ -38,6 +38,13 @@ class Analysis:
     total: Counts
 
 
+def _neurons(node: Node) -> int:
+    """Output elements of weighted layers; a stacked RNN counts every layer's outputs."""
+    if not OPS[node.op].weighted:
+        return 0
+    return node.numel * (node.attrs.num_layers if node.op in ("lstm", "gru") else 1)
+
+
 def analyze(graph: Graph) -> Analysis:
     """Count every non-input, non-const node. A constant read by several layers (tied weights)
     is counted in the params of the first one only."""
@@ -54,7 +61,7 @@ def analyze(graph: Graph) -> Analysis:
         counts = Counts(
             params=sum(c.numel for c in new if c.attrs.trainable),
             macs=macs, mults=mults, adds=adds, other=other,
-            neurons=node.numel if OPS[node.op].weighted else 0,
+            neurons=_neurons(node),
             in_bytes=sum(_bytes(i) for i in ins if i.op != "const"),
             out_bytes=_bytes(node),
             weight_bytes=sum(_bytes(c) for c in new),
