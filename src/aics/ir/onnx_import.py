@@ -40,6 +40,11 @@ class OnnxImporter:
         self.env: dict[str, Any] = {}
         self.node: onnx.NodeProto | None = None
         self._const_nodes: dict[tuple[int, bool], str] = {}
+        self.consumers: dict[str, list[onnx.NodeProto]] = {}
+        for node in model.graph.node:
+            for i in node.input:
+                self.consumers.setdefault(i, []).append(node)
+        self.absorbed: set[int] = set()  # ids of Add nodes folded into the linear before them
 
     # -- helpers ---------------------------------------------------------------------------
     def attr(self, name: str, default: Any = None) -> Any:

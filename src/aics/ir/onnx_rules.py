@@ -64,13 +64,30 @@ def matmul(imp: OnnxImporter) -> Any:
     a, b = imp.value(0), imp.value(1)
     if isinstance(a, _Const) and isinstance(b, _Const):
         return _Const(a.value @ b.value, False)
-    if isinstance(b, _Const) and b.value.ndim == 2:  # x @ W: a linear layer without bias
-        return imp.op("linear", [a, imp.tensor(_Const(np.ascontiguousarray(b.value.T), b.initializer), True)])
+    if isinstance(b, _Const) and b.value.ndim == 2:  # x @ W (+ bias): a linear layer
+        ins = [a, imp.tensor(_Const(np.ascontiguousarray(b.value.T), b.initializer), True)]
+        bias = _bias_add(imp, b.value.shape[1])
+        return imp.op("linear", ins + ([imp.tensor(bias, True)] if bias is not None else []))
     return imp.op("matmul", [a, b])
+
+
+def _bias_add(imp: OnnxImporter, features: int) -> _Const | None:
+    """The bias of ``MatMul -> Add(bias)`` (how PyTorch exports a Linear on 3-D input); the Add is
+    then absorbed. Only when the MatMul's sole consumer is that Add."""
+    users = imp.consumers.get(imp.node.output[0], [])  # type: ignore[union-attr]
+    if len(users) != 1 or users[0].op_type != "Add":
+        return None
+    other = [imp.env.get(i) for i in users[0].input if i != imp.node.output[0]]  # type: ignore[union-attr]
+    if len(other) == 1 and isinstance(other[0], _Const) and other[0].initializer and other[0].value.shape == (features,):
+        imp.absorbed.add(id(users[0]))
+        return other[0]
+    return None
 
 
 def binary(op: str, fn: Callable[[Any, Any], Any]) -> Callable[[OnnxImporter], Any]:
     def rule(imp: OnnxImporter) -> Any:
+        if id(imp.node) in imp.absorbed:  # the bias add already inside the linear before it
+            return next(v for v in (imp.value(0), imp.value(1)) if not isinstance(v, _Const))
         if _all_const(imp):
             return _Const(np.asarray(fn(imp.value(0).value, imp.value(1).value)), False)
         return imp.op(op, [imp.value(0), imp.value(1)])
@@ -287,7 +304,7 @@ def expand(imp: OnnxImporter) -> Any:
     rank = max(len(s), len(target))
     s_full, t_full = (1,) * (rank - len(s)) + s, (1,) * (rank - len(target)) + target
     out = tuple(max(a, b) for a, b in zip(s_full, t_full))
-    if isinstance(x, _Const):
+    if isinstance(x, _Const) and not x.initializer:  # parameters (a class token) stay parameters
         return _Const(np.broadcast_to(x.value, out).copy(), False)
     x = _reshape_to(imp, x, s_full)
     return imp.op("expand", [x], A.ShapeAttrs(out))

@@ -182,11 +182,21 @@ def _get_attr(gm: nn.Module, target: str) -> Any:
 def import_module(model: nn.Module, input_shapes: tuple[int, ...] | list[tuple[int, ...]],
                   input_dtypes: str | list[str] = "float32", name: str | None = None) -> Graph:
     """Trace ``model`` and build its IR for inputs of the given shape(s)."""
+    return import_traced(model, input_shapes, input_dtypes, name)[0]
+
+
+def import_traced(model: nn.Module, input_shapes: tuple[int, ...] | list[tuple[int, ...]],
+                  input_dtypes: str | list[str] = "float32", name: str | None = None
+                  ) -> tuple[Graph, fx.GraphModule, dict[str, str]]:
+    """Like ``import_module``, also returning the fx GraphModule and, for every fx node that
+    produced a tensor, the name of the IR node holding it (tests compare shapes through it)."""
     from aics.ir.torch_nn_rules import LEAF_TYPES
 
     shapes = [tuple(input_shapes)] if input_shapes and isinstance(input_shapes[0], int) else \
         [tuple(s) for s in input_shapes]  # type: ignore[union-attr]
     dtypes = [input_dtypes] * len(shapes) if isinstance(input_dtypes, str) else list(input_dtypes)
+    if isinstance(model, LEAF_TYPES):  # fx never treats the root as a leaf: give it a parent
+        model = nn.Sequential(model)
     tracer = _Tracer(LEAF_TYPES)
     try:
         fx_graph = tracer.trace(model)
@@ -194,4 +204,7 @@ def import_module(model: nn.Module, input_shapes: tuple[int, ...] | list[tuple[i
         raise ModelError(f"cannot trace {type(model).__name__} with torch.fx: {type(err).__name__}: "
                          f"{str(err).splitlines()[0] if str(err) else ''}") from None
     gm = fx.GraphModule(tracer.root, fx_graph)
-    return Importer(model, gm, name or type(model).__name__).run(shapes, dtypes)
+    importer = Importer(model, gm, name or type(model).__name__)
+    graph = importer.run(shapes, dtypes)
+    tensors = {n.name: str(v) for n, v in importer.env.items() if isinstance(v, Tensor)}
+    return graph, gm, tensors

@@ -168,6 +168,15 @@ def matmul(imp: Importer, a: Tensor, b: Tensor) -> Tensor:
     return imp.op("matmul", [a, b])
 
 
+def conv2d(imp: Importer, x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1,
+           padding: Any = 0, dilation: Any = 1, groups: int = 1) -> Tensor:
+    if isinstance(padding, str):
+        raise imp.unsupported("F.conv2d with string padding")
+    ph, pw = _pair(padding)
+    attrs = A.Conv2dAttrs(_pair(stride), (ph, ph, pw, pw), _pair(dilation), groups)
+    return imp.op("conv2d", [x, weight] + ([bias] if bias is not None else []), attrs)
+
+
 def linear(imp: Importer, x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     return imp.op("linear", [x, weight] + ([bias] if bias is not None else []))
 
@@ -298,6 +307,7 @@ FUNCTION_RULES: dict[Any, Callable[..., Any]] = {
     torch.cat: concat, torch.concat: concat, torch.stack: stack, torch.chunk: chunk, torch.split: split,
     torch.unsqueeze: unsqueeze, torch.squeeze: squeeze, torch.mean: mean,
     torch.matmul: matmul, torch.bmm: matmul, operator.matmul: matmul, F.linear: linear,
+    F.conv2d: conv2d, torch.conv2d: conv2d,
     torch.relu: _act("relu"), F.relu: _act("relu"), F.relu6: _act("relu6"),
     torch.sigmoid: _act("sigmoid"), F.sigmoid: _act("sigmoid"), torch.tanh: _act("tanh"), F.tanh: _act("tanh"),
     F.silu: _act("silu"), F.hardswish: _act("hardswish"), torch.erf: _act("erf"),
@@ -323,10 +333,16 @@ METHOD_RULES: dict[str, Callable[..., Any]] = {
 }
 
 
+def _callable_name(target: Any) -> str:
+    name = getattr(target, "__name__", None) or str(target)
+    module = getattr(target, "__module__", None) or "torch"  # torch's C builtins have no module
+    return f"{module.replace('torch._C._nn', 'torch.nn.functional')}.{name}"
+
+
 def call_function(imp: Importer, target: Any, args: tuple, kwargs: dict) -> Any:
     rule = FUNCTION_RULES.get(target)
     if rule is None:
-        raise imp.unsupported(getattr(target, "__qualname__", None) or getattr(target, "__name__", str(target)))
+        raise imp.unsupported(_callable_name(target))
     return rule(imp, *args, **kwargs)
 
 

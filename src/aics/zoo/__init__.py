@@ -7,7 +7,10 @@ from __future__ import annotations
 
 from aics.zoo.registry import ZooEntry, lookup
 
-_MODULES: tuple[str, ...] = ()
+_MODULES: tuple[str, ...] = (
+    "lenet", "mlp", "autoencoder", "alexnet", "vgg", "googlenet", "resnet", "res2net", "densenet",
+    "squeezenet", "mobilenet", "shufflenet", "transformer", "rnn",
+)
 
 
 def _gather() -> dict[str, ZooEntry]:
