@@ -103,3 +103,18 @@ def test_indexing_and_views():
 
     g = import_module(M(), (2, 3, 5))
     assert [g[o].shape for o in g.outputs] == [(2, 5), (2, 3, 3), (2, 1, 3, 5)]
+
+
+def test_quant_annotations_roundtrip(tmp_path):
+    from aics.ir.quant import QuantParams
+    from aics.numerics import FixedType
+
+    g = _small_graph()
+    q = {"x": QuantParams("int8", (0.05,), (-3,)),
+         "w": QuantParams("int8", (0.1, 0.2, 0.3, 0.4), (0, 0, 0, 0), axis=0),
+         "relu": QuantParams("fixed", fixed=FixedType(8, 6, overflow="sat"))}
+    g = g.with_nodes(g.nodes, quant=q)
+    save(g, tmp_path / "q.json")
+    assert load(tmp_path / "q.json").quant == q
+    with pytest.raises(VerifyError, match="'nope'"):
+        verify(g.with_nodes(g.nodes, quant={"nope": q["x"]}))

@@ -9,12 +9,15 @@ Graphs are immutable values: passes build new ones (``GraphBuilder`` helps).
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 import numpy as np
 
 from aics.errors import ShapeError, UnsupportedOpError
 from aics.ir.ops import OPS
+
+if TYPE_CHECKING:
+    from aics.ir.quant import QuantParams
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,8 @@ class Graph:
     nodes: tuple[Node, ...]
     outputs: tuple[str, ...]
     params: Mapping[str, np.ndarray] = field(default_factory=dict)
+    # Integer representation of tensors by node name (see ``aics.ir.quant``); empty for float graphs.
+    quant: Mapping[str, "QuantParams"] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_index", {n.name: n for n in self.nodes})
@@ -69,9 +74,11 @@ class Graph:
         return out
 
     def with_nodes(self, nodes: tuple[Node, ...], outputs: tuple[str, ...] | None = None,
-                   params: Mapping[str, np.ndarray] | None = None) -> "Graph":
+                   params: Mapping[str, np.ndarray] | None = None,
+                   quant: Mapping[str, "QuantParams"] | None = None) -> "Graph":
         return replace(self, nodes=nodes, outputs=self.outputs if outputs is None else outputs,
-                       params=self.params if params is None else params)
+                       params=self.params if params is None else params,
+                       quant=self.quant if quant is None else quant)
 
 
 def infer_node(op: str, attrs: Any, in_shapes: list[tuple[int, ...]], in_dtypes: list[str],

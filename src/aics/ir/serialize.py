@@ -14,9 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from aics.errors import IRFormatError
+from aics.errors import AicsError, IRFormatError
 from aics.ir.graph import Graph, Node
 from aics.ir.ops import OPS
+from aics.ir.quant import QuantParams
+from aics.numerics import FixedType
 
 FORMAT = "aics-ir"
 VERSION = 1
@@ -51,7 +53,21 @@ def to_dict(graph: Graph) -> dict[str, Any]:
                    "shape": list(n.shape), "dtype": n.dtype, "source": n.source} for n in graph.nodes],
         "outputs": list(graph.outputs),
         "params": {k: _array_to_json(v) for k, v in graph.params.items()},
+        "quant": {k: _quant_to_json(q) for k, q in graph.quant.items()},
     }
+
+
+def _quant_to_json(q: QuantParams) -> dict[str, Any]:
+    d: dict[str, Any] = {"dtype": q.dtype, "scale": list(q.scale), "zero_point": list(q.zero_point),
+                         "axis": q.axis}
+    if q.fixed is not None:
+        d["fixed"] = dataclasses.asdict(q.fixed)
+    return d
+
+
+def _quant_from_json(d: dict[str, Any]) -> QuantParams:
+    fixed = FixedType(**d["fixed"]) if d.get("fixed") else None
+    return QuantParams(d["dtype"], tuple(d["scale"]), tuple(d["zero_point"]), d.get("axis"), fixed)
 
 
 def from_dict(d: dict[str, Any], where: str = "<graph>") -> Graph:
@@ -67,8 +83,9 @@ def from_dict(d: dict[str, Any], where: str = "<graph>") -> Graph:
             nodes.append(Node(nd["name"], nd["op"], tuple(nd["inputs"]), _attrs_from_json(nd["op"], nd["attrs"]),
                               tuple(nd["shape"]), nd["dtype"], nd.get("source", "")))
         params = {k: _array_from_json(v) for k, v in d.get("params", {}).items()}
-        return Graph(d["name"], tuple(nodes), tuple(d["outputs"]), params)
-    except (KeyError, TypeError, ValueError) as err:
+        quant = {k: _quant_from_json(v) for k, v in d.get("quant", {}).items()}
+        return Graph(d["name"], tuple(nodes), tuple(d["outputs"]), params, quant)
+    except (KeyError, TypeError, ValueError, AicsError) as err:
         raise IRFormatError(f"{where}: malformed IR ({type(err).__name__}: {err})") from None
 
 

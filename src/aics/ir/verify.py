@@ -46,4 +46,7 @@ def verify(graph: Graph) -> Graph:
             raise VerifyError(f"param '{name}' has no const node")
         if tuple(arr.shape) != seen[name][0]:
             raise VerifyError(f"param '{name}' has shape {list(arr.shape)}, node says {list(seen[name][0])}")
+    for name in graph.quant:
+        if name not in seen:
+            raise VerifyError(f"quant params for '{name}', which is not a node")
     return graph
