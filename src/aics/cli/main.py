@@ -9,27 +9,31 @@ import typer
 
 from aics.errors import AicsError
 
-app = typer.Typer(
-    name="aics",
-    help="Analyze, compress, compile and simulate neural networks on a configurable DLP.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
+
+def build_app() -> typer.Typer:
+    """A fresh app with every command group registered (no module-level state to reset in tests)."""
+    app = typer.Typer(
+        name="aics",
+        help="Analyze, compress, compile and simulate neural networks on a configurable DLP.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+    )
+    _register_all(app)
+    return app
 
 
-def _register_all() -> None:
-    from aics.cli import model_cmds
+def _register_all(app: typer.Typer) -> None:
+    from aics.cli import arch_cmds, asm_cmds, demo_cmds, model_cmds
 
-    for module in (model_cmds,):
+    for module in (model_cmds, arch_cmds, demo_cmds, asm_cmds):
         module.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the exit status (0 ok, 2 user error, click's own codes for usage)."""
-    _register_all()
     try:
-        app(args=argv, prog_name="aics")
+        build_app()(args=argv, prog_name="aics")
     except AicsError as err:
         print(f"aics: error: {err}", file=sys.stderr)
         return 2
