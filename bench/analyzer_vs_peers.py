@@ -47,6 +47,10 @@ def explained(layers, batch: int = 1) -> tuple[int, int]:
             tokens = c.neurons // (batch * lc.output_shape[-1]) if op == "linear" else 1
             ti += c.macs + (c.neurons if bias else 0) if tokens == 1 else batch * c.params
             fv += c.macs
+        elif op == "conv_transpose2d":  # torchinfo treats it as a conv: every output x every weight
+            spatial = c.neurons // (batch * lc.output_shape[1])
+            ti += batch * spatial * c.params
+            fv += c.macs
         elif op == "matmul":
             fv += c.macs
         elif op == "batch_norm":
