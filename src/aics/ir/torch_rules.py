@@ -282,6 +282,8 @@ def _binary_rule(op: str, swap: bool = False) -> Callable[..., Any]:
 def _getattr(imp: Importer, x: Any, attr: str) -> Any:
     if isinstance(x, Tensor) and attr == "shape":
         return torch.Size(imp.shape(x))
+    if isinstance(x, Tensor) and attr == "T":
+        return permute(imp, x, tuple(reversed(range(len(imp.shape(x))))))
     if not isinstance(x, Tensor):
         return getattr(x, attr)
     raise imp.unsupported(f"tensor attribute '{attr}'")
@@ -329,7 +331,7 @@ METHOD_RULES: dict[str, Callable[..., Any]] = {
     "chunk": chunk, "split": split, "mean": mean, "expand": expand, "unsqueeze": unsqueeze, "squeeze": squeeze,
     "softmax": softmax, "relu": _act("relu"), "sigmoid": _act("sigmoid"), "tanh": _act("tanh"),
     "add": _binary_rule("add"), "sub": _binary_rule("sub"), "mul": _binary_rule("mul"), "div": _binary_rule("div"),
-    "matmul": matmul, "clamp": _clamp,
+    "matmul": matmul, "clamp": _clamp, "t": lambda imp, x: transpose(imp, x, 0, -1),
 }
 
 
