@@ -1,4 +1,5 @@
-"""Resolve what a user names as a model: a zoo name, ``file.py:factory`` or ``model.onnx``.
+"""Resolve what a user names as a model: a zoo name, ``file.py:factory``, ``model.onnx`` or a
+checkpoint ``ckpt.pt`` written by ``aics train``.
 
 This sits above ``ir`` and ``zoo`` and below the CLI; every command that takes MODEL uses it.
 """
@@ -74,6 +75,11 @@ def load_torch(spec: str, input_shape: Shape | None = None, meta: bool = False) 
     """An nn.Module with its input description. ``meta`` builds zoo models without weights."""
     if spec.endswith(".onnx"):
         raise ModelError(f"'{spec}' is an ONNX file, not a PyTorch model")
+    if spec.endswith(".pt"):
+        from aics.checkpoint import load
+
+        ckpt = load(spec)
+        return TorchModel(ckpt.build(), ckpt.model, input_shape or ckpt.input_shape, ckpt.input_dtype)
     if ":" in spec and spec.rsplit(":", 1)[0].endswith(".py"):
         model = _load_factory(spec)
         if input_shape is None:

@@ -24,12 +24,15 @@ EXPECTED_NAMES = {
     "mobilenet_v1_192", "mobilenet_v1_160", "mobilenet_v1_128", "mobilenet_v2",
     "shufflenet_v1_g3", "shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0",
     "shufflenet_v2_192", "vit_b_16", "vit_tiny", "bert_base", "lstm_seq", "gru_seq",
+    # small models the project trains itself (pruning benchmarks on digits and MNIST-1D)
+    "digits_resnet", "cnn1d",
 }
 
 # Output shape at the default input, where it is not (1, 1000).
 OUTPUT_SHAPES = {
     "lenet5": (1, 10), "mnist_mlp": (1, 10), "fulladder_mlp": (1, 5), "vit_tiny": (1, 10),
     "conv_autoencoder": (1, 3, 32, 32), "bert_base": (1, 768), "lstm_seq": (1, 2), "gru_seq": (1, 2),
+    "digits_resnet": (1, 10), "cnn1d": (1, 10),
 }
 
 

@@ -65,6 +65,8 @@ class Memories:
 
 @dataclass(frozen=True)
 class Dram:
+    """Off-chip memory: one channel shared by all cores, ``latency + bytes / bandwidth`` a transfer."""
+
     bandwidth_gbps: float = 25.6  # total, shared by all cores
     latency_cycles: int = 100
 
@@ -88,6 +90,9 @@ class Host:
 
 @dataclass(frozen=True)
 class Arch:
+    """A whole DLP: ``cores`` identical cores (matrix, vector, NRAM, WRAM) around a SharedRAM and
+    one DRAM channel; build it with ``aics.dlp.arch_io.load_arch`` so it is validated."""
+
     name: str
     frequency_ghz: float = 1.0
     cores: int = 1
@@ -128,12 +133,14 @@ def min_buffer_bytes(unit: MatrixUnit) -> tuple[int, int]:
 
 def validate(arch: Arch, where: str = "<arch>") -> Arch:
     """Check every rule; raise ``ArchError("WHERE: FIELD: problem")`` on the first broken one."""
-    for fieldname, problem in _problems(arch):
-        raise ArchError(f"{where}: {fieldname}: {problem}")
+    broken = next(iter(problems(arch)), None)
+    if broken is not None:
+        raise ArchError(f"{where}: {broken[0]}: {broken[1]}")
     return arch
 
 
-def _problems(a: Arch) -> Problems:
+def problems(a: Arch) -> Problems:
+    """Every broken rule as (dotted field, message), in field order; empty for a valid arch."""
     if not a.name.strip():
         yield "name", "must not be empty"
     yield from _positive("frequency_ghz", a.frequency_ghz)

@@ -9,7 +9,7 @@ from aics.zoo.registry import ZooEntry, lookup
 
 _MODULES: tuple[str, ...] = (
     "lenet", "mlp", "autoencoder", "alexnet", "vgg", "googlenet", "resnet", "res2net", "densenet",
-    "squeezenet", "mobilenet", "shufflenet", "transformer", "rnn",
+    "squeezenet", "mobilenet", "shufflenet", "transformer", "rnn", "digits_resnet", "cnn1d",
 )
 
 

@@ -1,0 +1,173 @@
+"""Simulation results: aggregated counters only (per unit, per core, per layer), and their JSON form.
+
+``utilization`` is ``sum(MACs / peak rate of their dtype) / (arch.cores * cycles)``: the fraction
+of the chip's matrix-unit cycles doing useful MACs. ``bytes`` counts every byte each level reads
+or writes (a DRAM -> NRAM move of B bytes counts B at DRAM and B at NRAM). ``energy_pj`` is
+``MACs * pJ/MAC(dtype) + vector elements * pJ/op + bytes * pJ/byte(level)`` from ``arch.energy``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+from aics.dlp.arch import Arch
+from aics.dlp.isa import Unit
+from aics.dlp.program import Program
+from aics.dlp.sim.costs import LEVELS, Cost
+from aics.dlp.sim.memory import Memory
+from aics.dlp.systolic import ideal_rate
+
+UNIT_NAMES = ("load", "store", "matrix", "vector")
+STALL_REASONS = ("dependency", "dram", "sync")
+
+
+@dataclass(frozen=True)
+class UnitStats:
+    busy: int
+    stalls: dict[str, int]  # by reason: dependency, dram, sync
+
+
+@dataclass(frozen=True)
+class LayerStats:
+    tag: int
+    name: str
+    start: int  # first cycle any of its instructions starts
+    end: int  # last cycle any of them ends
+    busy: dict[str, int]  # unit -> cycles, summed over cores
+    macs: int
+
+    @property
+    def cycles(self) -> int:
+        return self.end - self.start
+
+
+@dataclass(frozen=True)
+class TimingReport:
+    arch: Arch
+    cycles: int
+    instructions: int  # dynamic, control flow excluded
+    units: tuple[dict[str, UnitStats], ...]  # per core
+    macs: int
+    utilization: float
+    bytes: dict[str, int]  # per level: dram, sram, nram, wram
+    energy_pj: float
+    layers: tuple[LayerStats, ...] = field(default=())
+
+    @property
+    def seconds(self) -> float:
+        return self.cycles / (self.arch.frequency_ghz * 1e9)
+
+    @property
+    def stalls(self) -> dict[str, int]:
+        return {r: sum(u.stalls[r] for core in self.units for u in core.values()) for r in STALL_REASONS}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "arch": asdict(self.arch),
+            "cycles": self.cycles,
+            "seconds": self.seconds,
+            "instructions": self.instructions,
+            "busy_cycles": [{name: u.busy for name, u in core.items()} for core in self.units],
+            "stalls": {**self.stalls, "per_core": [{name: dict(u.stalls) for name, u in core.items()}
+                                                   for core in self.units]},
+            "utilization": self.utilization,
+            "macs": self.macs,
+            "dram_bytes": self.bytes["dram"],
+            "bytes": dict(self.bytes),
+            "energy_pj": self.energy_pj,
+            "layers": [{"tag": layer.tag, "name": layer.name, "start": layer.start, "end": layer.end,
+                        "cycles": layer.cycles, "busy": dict(layer.busy), "macs": layer.macs}
+                       for layer in self.layers],
+        }
+
+
+@dataclass
+class Result:
+    """What a run gives: timing (timing or combined runs), outputs and final memory (functional)."""
+
+    timing: TimingReport | None = None
+    outputs: dict[str, np.ndarray] = field(default_factory=dict)
+    memory: Memory | None = None
+
+    @property
+    def cycles(self) -> int:
+        if self.timing is None:
+            raise AttributeError("a functional-only run has no cycle count")
+        return self.timing.cycles
+
+
+def build_report(program: Program, arch: Arch, cycles: int, dynamic: list[list[int]], costs: dict[int, list[Cost]],
+                 active: list[int], epochs: list[Any], stall_sync: dict[int, list[int]]) -> TimingReport:
+    """Aggregate static costs (weighted by how often each instruction ran) and the epochs' stalls."""
+    units: list[dict[str, UnitStats]] = []
+    macs_by_dtype: dict[str, int] = {}
+    nbytes = np.zeros(4, dtype=np.int64)
+    energy, count = 0.0, 0
+    layer_busy: dict[int, np.ndarray] = {}
+    layer_macs: dict[int, int] = {}
+    for c in range(program.cores):
+        if c not in active:
+            units.append({name: UnitStats(0, dict.fromkeys(STALL_REASONS, 0)) for name in UNIT_NAMES})
+            continue
+        code, core_costs = program.code[c], costs[c]
+        runs = np.bincount(np.asarray(dynamic[c], dtype=np.int64), minlength=len(code))
+        unit = np.array([int(x.unit) for x in core_costs])
+        runs = np.where(unit == int(Unit.CONTROL), 0, runs)
+        busy_each = runs * np.array([x.cycles for x in core_costs], dtype=np.int64)
+        macs_each = runs * np.array([x.macs for x in core_costs], dtype=np.int64)
+        busy = [int(busy_each[unit == u].sum()) for u in range(4)]
+        for dtype in {x.mac_dtype for x in core_costs if x.macs}:
+            mask = np.array([x.mac_dtype == dtype for x in core_costs])
+            macs_by_dtype[dtype] = macs_by_dtype.get(dtype, 0) + int(macs_each[mask].sum())
+        nbytes += (runs[:, None] * np.array([x.nbytes for x in core_costs], dtype=np.int64).reshape(-1, 4)).sum(0)
+        energy += float(runs @ np.array([x.energy_pj for x in core_costs]))
+        count += int(runs.sum())
+        tags = np.array([i.tag for i in code], dtype=np.int64)
+        for tag in np.unique(tags[(tags > 0) & (runs > 0)]).tolist():
+            mask = tags == tag
+            layer_busy[tag] = layer_busy.get(tag, np.zeros(4, dtype=np.int64)) + np.bincount(
+                unit[mask & (unit < 4)], weights=busy_each[mask & (unit < 4)], minlength=4).astype(np.int64)
+            layer_macs[tag] = layer_macs.get(tag, 0) + int(macs_each[mask].sum())
+        slot = active.index(c)
+        stalls = {"dependency": [0] * 4, "dram": [0] * 4}
+        for occ in epochs:
+            epoch = occ.schedule[slot]
+            for u in range(4):
+                stalls["dependency"][u] += occ.count * epoch.stall_dependency[u]
+                stalls["dram"][u] += occ.count * epoch.stall_dram[u]
+        units.append({name: UnitStats(busy[u], {"dependency": stalls["dependency"][u], "dram": stalls["dram"][u],
+                                                "sync": stall_sync[c][u]}) for u, name in enumerate(UNIT_NAMES)})
+    spans = _layer_spans(program, costs, active, epochs)
+    layers = tuple(LayerStats(tag, program.layer_name(tag), s, e, dict(zip(UNIT_NAMES, layer_busy[tag].tolist())),
+                              layer_macs[tag]) for tag, (s, e) in sorted(spans.items()))
+    ideal = sum(Fraction(m, ideal_rate(arch.matrix, dtype)) for dtype, m in macs_by_dtype.items())
+    utilization = float(ideal / (arch.cores * cycles)) if cycles else 0.0
+    return TimingReport(arch, cycles, count, tuple(units), sum(macs_by_dtype.values()), utilization,
+                        dict(zip(LEVELS, nbytes.tolist())), energy, layers)
+
+
+def _layer_spans(program: Program, costs: dict[int, list[Cost]], active: list[int],
+                 epochs: list[Any]) -> dict[int, tuple[int, int]]:
+    """First start and last end of every tag: per distinct epoch, relative spans offset by its
+    first and last start."""
+    spans: dict[int, tuple[int, int]] = {}
+    tags = {c: np.array([i.tag for i in program.code[c]], dtype=np.int64) for c in active}
+    cycles = {c: np.array([x.cycles for x in costs[c]], dtype=np.int64) for c in active}
+    for occ in epochs:
+        for slot, epoch in enumerate(occ.schedule):
+            c = active[slot]
+            if not len(epoch.positions) or not tags[c].any():
+                continue
+            pos = np.asarray(epoch.positions, dtype=np.int64)
+            epoch_tags, ends = tags[c][pos], np.asarray(epoch.end, dtype=np.int64)
+            starts = ends - cycles[c][pos]
+            for tag in np.unique(epoch_tags[epoch_tags > 0]).tolist():
+                mask = epoch_tags == tag
+                s, e = occ.first + int(starts[mask].min()), occ.last + int(ends[mask].max())
+                old = spans.get(tag, (s, e))
+                spans[tag] = (min(s, old[0]), max(e, old[1]))
+    return spans

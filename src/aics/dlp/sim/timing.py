@@ -1,0 +1,164 @@
+"""Timing simulation: cost every static instruction, find hazards, schedule epoch by epoch, aggregate.
+
+Barrier k starts epoch k: ``start[k+1] = start[k] + span[k]``, where ``span[k]`` is the last end,
+from the epoch's start, of any instruction of the epoch (``engine``). Epochs with the same code on
+every core have the same schedule, so each distinct epoch is scheduled once (loops of synced
+rounds cost one schedule). Only aggregated counters are kept; the trace, when asked for, is
+streamed to its file.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Iterator
+
+import numpy as np
+
+from aics.dlp.arch import Arch
+from aics.dlp.isa import Sync, Unit
+from aics.dlp.program import Program
+from aics.dlp.sim import flow
+from aics.dlp.sim.costs import Cost, CostModel
+from aics.dlp.sim.engine import Epoch, Facts, schedule
+from aics.dlp.sim.hazards import dependencies
+from aics.dlp.sim.report import Result, TimingReport, build_report
+from aics.dlp.sim.trace import write_trace
+from aics.errors import SimulationError
+
+
+def check_program(program: Program, arch: Arch) -> None:
+    """Refuse a program built for another machine or for more cores than ``arch`` has."""
+    if program.cores > arch.cores:
+        raise SimulationError(f"the program has code for {program.cores} cores, the arch {arch.name} "
+                              f"has {arch.cores}")
+    if program.arch_fingerprint:
+        from aics.dlp.program import arch_fingerprint
+
+        if program.arch_fingerprint != arch_fingerprint(arch):
+            raise SimulationError(f"the program was built for the arch {program.arch_name or '?'}, not for "
+                                  f"{arch.name} (arch fingerprints differ)")
+
+
+def run(program: Program, arch: Arch, inputs: dict[str, np.ndarray] | None = None,
+        trace: str | os.PathLike[str] | None = None) -> Result:
+    """The timing simulator behind the shared interface (``inputs`` do not change timing)."""
+    return Result(timing=simulate(program, arch, trace))
+
+
+@dataclass(slots=True)
+class Occurrences:
+    """A distinct epoch: its schedule (per active core), how often it ran, first and last start."""
+
+    schedule: list[Epoch]
+    busy_units: tuple[tuple[int, int, int], ...]  # (core slot, unit, relative last end)
+    span: int
+    count: int = 0
+    first: int = 0
+    last: int = 0
+
+
+@contextmanager
+def _without_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector: the simulator allocates millions of small acyclic
+    tuples, and each automatic collection walks all of them again (8x slower on 200k
+    instructions). Reference counting still frees everything; the previous state is restored."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def simulate(program: Program, arch: Arch, trace: str | os.PathLike[str] | None = None) -> TimingReport:
+    """Cycle timing of ``program`` on ``arch``; ``trace`` names a Chrome/Perfetto JSON to write."""
+    with _without_gc():
+        return _simulate(program, arch, trace)
+
+
+@dataclass
+class _Core:
+    """What the epoch loop needs of one active core, computed once from its static code."""
+
+    positions: list[int]  # the dynamic stream (static indices)
+    costs: list[Cost]
+    facts: Facts
+    deps: list[tuple[int, ...]]
+    bounds: list[int]  # -1, the sync positions, len(positions): epoch k is (bounds[k], bounds[k+1])
+
+    def epoch(self, k: int) -> tuple[int, ...]:
+        return tuple(self.positions[self.bounds[k] + 1:self.bounds[k + 1]])
+
+
+def _simulate(program: Program, arch: Arch, trace: str | os.PathLike[str] | None) -> TimingReport:
+    check_program(program, arch)
+    dynamic = flow.streams(program)
+    model = CostModel(arch, program.dram_size)
+    active = [c for c, stream in enumerate(dynamic) if stream]
+    cores = [_prepare(program, c, dynamic[c], model) for c in active]
+    cycles, distinct, stall_sync, timeline = _run_epochs(cores, keep_timeline=trace is not None)
+    report = build_report(program, arch, cycles, dynamic, {c: core.costs for c, core in zip(active, cores)},
+                          active, distinct, dict(zip(active, stall_sync)))
+    if trace is not None:
+        write_trace(trace, program, arch, active, timeline)
+    return report
+
+
+def _prepare(program: Program, c: int, positions: list[int], model: CostModel) -> _Core:
+    code = program.code[c]
+    ranges = [(i.reads(), i.writes()) for i in code]
+    costs = []
+    for index, (instr, (reads, writes)) in enumerate(zip(code, ranges)):
+        try:
+            costs.append(model.cost(instr, reads, writes))
+        except ValueError as err:
+            raise SimulationError(f"core {c}, instruction {index} ({instr.MNEMONIC}): {err}") from None
+    facts = Facts([int(x.unit) for x in costs], [x.cycles for x in costs], [x.dram for x in costs])
+    if any(r or w for r, w in ranges):
+        deps = dependencies(flow.blocks(code), facts.unit, [r for r, _ in ranges], [w for _, w in ranges],
+                            [isinstance(i, Sync) for i in code])
+    else:  # the textbook form: no addresses, only sync orders the units
+        deps = [()] * len(positions)
+    units = np.asarray(facts.unit, dtype=np.int64)[np.asarray(positions, dtype=np.int64)]
+    syncs = np.flatnonzero(units == int(Unit.CONTROL)).tolist()
+    return _Core(positions, costs, facts, deps, [-1, *syncs, len(positions)])
+
+
+def _run_epochs(cores: list[_Core], keep_timeline: bool) -> tuple[
+        int, list[Occurrences], list[list[int]], list[tuple[int, Occurrences]]]:
+    """Walk the epochs in order: total cycles, the distinct epochs, sync stalls per core and unit,
+    and (for the trace) each epoch's start and schedule."""
+    distinct: dict[tuple[tuple[int, ...], ...], Occurrences] = {}
+    stall_sync = [[0, 0, 0, 0] for _ in cores]
+    last_end = [[0, 0, 0, 0] for _ in cores]  # absolute end of each unit's last instruction
+    timeline: list[tuple[int, Occurrences]] = []
+    start = 0
+    for k in range(len(cores[0].bounds) - 1 if cores else 0):
+        key = tuple(core.epoch(k) for core in cores)
+        occ = distinct.get(key)
+        if occ is None:
+            occ = distinct[key] = _schedule(key, cores, k)
+            occ.first = start
+        occ.count += 1
+        occ.last = start
+        for slot, unit, end in occ.busy_units:
+            if k:
+                stall_sync[slot][unit] += start - last_end[slot][unit]
+            last_end[slot][unit] = start + end
+        if keep_timeline:
+            timeline.append((start, occ))
+        start += occ.span
+    return start, list(distinct.values()), stall_sync, timeline
+
+
+def _schedule(key: tuple[tuple[int, ...], ...], cores: list[_Core], k: int) -> Occurrences:
+    epochs = [Epoch(positions, core.deps[core.bounds[k] + 1:core.bounds[k + 1]], core.facts)
+              for core, positions in zip(cores, key)]
+    schedule(epochs)
+    busy = tuple((slot, unit, end) for slot, epoch in enumerate(epochs) for unit, end in enumerate(epoch.last_end)
+                 if end >= 0)
+    return Occurrences(epochs, busy, max((end for _, _, end in busy), default=0))

@@ -1,0 +1,65 @@
+"""Chrome / Perfetto trace of a timing run, streamed to a JSON file.
+
+``{"traceEvents": [...]}``: one process per core (``pid`` = core id), one thread per unit
+(``tid`` = 0 load, 1 store, 2 matrix, 3 vector), named by metadata events; each instruction is a
+complete event (``"ph": "X"``) named by its mnemonic and, when tagged, its layer. Timestamps are
+in cycles (the viewer shows them as microseconds); ``otherData`` gives the clock. Instructions
+of zero cycles are left out. A unit runs one instruction at a time, so slices never overlap.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import IO, Any
+
+from aics.dlp.arch import Arch
+from aics.dlp.program import Program
+from aics.dlp.sim.report import UNIT_NAMES
+
+
+def write_trace(path: str | os.PathLike[str], program: Program, arch: Arch, active: list[int],
+                timeline: list[tuple[int, Any]]) -> None:
+    """Write the trace of a run, given each epoch's start and schedule, atomically (a temporary
+    name, then renamed)."""
+    tmp = f"{os.fspath(path)}.tmp"
+    names = {c: [_name(program, instr) for instr in program.code[c]] for c in active}
+    with open(tmp, "w", encoding="utf-8") as out:
+        out.write('{"otherData": ')
+        json.dump({"time_unit": "cycle", "frequency_ghz": arch.frequency_ghz, "arch": arch.name}, out)
+        out.write(', "traceEvents": [\n')
+        first = True
+        for c in active:
+            for event in _metadata(c):
+                first = _emit(out, event, first)
+        for start, occ in timeline:
+            for c, epoch in zip(active, occ.schedule):
+                facts = epoch.facts
+                for s, end in zip(epoch.positions, epoch.end):
+                    cycles = facts.cycles[s]
+                    if cycles:
+                        first = _emit(out, {"name": names[c][s], "ph": "X", "pid": c, "tid": facts.unit[s],
+                                            "ts": start + end - cycles, "dur": cycles, "args": {"index": s}}, first)
+        out.write("\n]}\n")
+    os.replace(tmp, path)
+
+
+def _metadata(core: int) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = [{"name": "process_name", "ph": "M", "pid": core, "args": {"name": f"core {core}"}}]
+    for unit, name in enumerate(UNIT_NAMES):
+        events.append({"name": "thread_name", "ph": "M", "pid": core, "tid": unit, "args": {"name": name}})
+        events.append({"name": "thread_sort_index", "ph": "M", "pid": core, "tid": unit,
+                       "args": {"sort_index": unit}})
+    return events
+
+
+def _name(program: Program, instr: Any) -> str:
+    layer = program.layer_name(instr.tag)
+    return f"{instr.MNEMONIC} {layer}" if layer else instr.MNEMONIC
+
+
+def _emit(out: IO[str], event: dict[str, Any], first: bool) -> bool:
+    if not first:
+        out.write(",\n")
+    out.write(json.dumps(event, separators=(",", ":")))
+    return False

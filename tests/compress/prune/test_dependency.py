@@ -1,0 +1,53 @@
+"""Coupling patterns the dependency graph must get right, checked on the pruned modules themselves."""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+
+from aics import zoo
+from aics.compress.prune import L1, Budget, DependencyGraph
+from aics.compress.prune.apply import apply_removal
+from aics.compress.prune.select import choose
+
+
+def _prune(name: str, shape: tuple[int, ...], pick) -> torch.nn.Module:
+    torch.manual_seed(0)
+    model = zoo.get(name).build()
+    dep = DependencyGraph.build(copy.deepcopy(model), shape)
+    removed = {dep.class_root[(g.index, c)] for g in dep.groups if pick(g) for c in [0]}
+    return apply_removal(dep.model, dep, removed)
+
+
+def test_attention_prunes_whole_heads() -> None:
+    torch.manual_seed(0)
+    dep = DependencyGraph.build(zoo.get("vit_tiny").build(), (1, 3, 32, 32))
+    heads = [g for g in dep.groups if g.name.endswith("attn.qkv")]
+    assert len(heads) == 6 and all(g.size == 3 for g in heads)  # 3 heads per block, each one class
+    pruned = _prune("vit_tiny", (1, 3, 32, 32), lambda g: g.name == "blocks.0.attn.qkv")
+    attn = pruned.get_submodule("blocks.0.attn")
+    assert (attn.qkv.out_features, attn.proj.in_features) == (2 * 3 * 64, 2 * 64)
+    assert pruned(torch.randn(2, 3, 32, 32)).shape == (2, 10)  # batch 2: the rewritten reshapes stay dynamic
+
+
+def test_grouped_and_depthwise_convs_keep_valid_groups() -> None:
+    torch.manual_seed(0)
+    model = zoo.get("resnext50_32x4d").build()
+    dep = DependencyGraph.build(copy.deepcopy(model), (1, 3, 64, 64))
+    removed = choose(dep, {g.index: L1()(g) for g in dep.groups}, Budget(ratio=0.5), "local")
+    pruned = apply_removal(dep.model, dep, removed)
+    conv = pruned.get_submodule("layer1.0.conv2")
+    assert conv.groups == 32 and conv.in_channels % 32 == 0 and conv.out_channels % 32 == 0
+    assert conv.in_channels < 128
+    mobile = _prune("mobilenet_v2", (1, 3, 64, 64),
+                    lambda g: any(m.param == "features.1.conv.0.0.weight" for m in g.members))
+    dw = mobile.get_submodule("features.1.conv.0.0")
+    assert dw.groups == dw.in_channels == dw.out_channels == 31
+
+
+def test_split_sizes_are_rewritten() -> None:
+    pruned = _prune("res2net50", (1, 3, 64, 64), lambda g: g.name == "layer1.0.conv1")
+    block = pruned.get_submodule("layer1.0")
+    assert block.conv1.out_channels == 26 * 4 - 1
+    assert pruned(torch.randn(1, 3, 64, 64)).shape == (1, 1000)
