@@ -5,12 +5,15 @@ A checkpoint is a plain dict of str / int / float / list / dict / tensors, writt
 ``torch.save`` and read with ``torch.load(weights_only=True)`` (no pickled classes, so loading a
 file from elsewhere cannot run code). It names the model (a zoo name or ``file.py:factory``), the
 constructor arguments, the input shape and dtype, the data preparation the model was trained on,
-the state_dict and the training metrics.
+the state_dict and the training metrics. A pruned model no longer matches its constructor, so its
+checkpoint also carries the prune plan (JSON text): ``build`` constructs the original model,
+replays the plan, then loads the weights.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -34,10 +37,16 @@ class Checkpoint:
     input_dtype: str = "float32"
     data: DigitsConfig | None = None  # how inputs were prepared (None: not trained on our data)
     metrics: Mapping[str, Any] = field(default_factory=dict)
+    prune_plan: str | None = None  # ``aics.compress.prune.PrunePlan`` as JSON, for pruned models
 
     def build(self) -> nn.Module:
         """The model with this checkpoint's weights, in eval mode; a mismatch raises ``ModelError``."""
-        module = _construct(self.model, self.kwargs, self.input_shape)
+        module = construct(self.model, self.kwargs, self.input_shape)
+        if self.prune_plan is not None:
+            from aics.compress.prune.apply import apply_plan
+            from aics.compress.prune.plan import PrunePlan
+
+            module = apply_plan(module, PrunePlan.from_json(self.prune_plan))
         load_state(module, self.state_dict, self.model)
         return module.eval()
 
@@ -56,7 +65,16 @@ def save(ckpt: Checkpoint, path: str | Path) -> None:
         "data": None if ckpt.data is None else dataclasses.asdict(ckpt.data),
         "metrics": _plain(dict(ckpt.metrics)), "state_dict": dict(ckpt.state_dict),
     }
-    torch.save(payload, Path(path))
+    if ckpt.prune_plan is not None:
+        payload["prune_plan"] = ckpt.prune_plan
+    # Written under a temporary name and renamed: an interrupted save leaves no half checkpoint.
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def load(path: str | Path) -> Checkpoint:
@@ -75,7 +93,8 @@ def load(path: str | Path) -> Checkpoint:
     try:
         data = None if d["data"] is None else DigitsConfig(**d["data"])
         return Checkpoint(str(d["model"]), tuple(int(s) for s in d["input_shape"]), dict(d["state_dict"]),
-                          _tuples(d["kwargs"]), str(d["input_dtype"]), data, dict(d["metrics"]))
+                          _tuples(d["kwargs"]), str(d["input_dtype"]), data, dict(d["metrics"]),
+                          d.get("prune_plan"))
     except (KeyError, TypeError, ValueError, AicsError) as err:
         raise ModelError(f"'{path}': malformed checkpoint ({type(err).__name__}: {err})") from None
 
@@ -95,7 +114,8 @@ def load_state(module: nn.Module, state: Mapping[str, torch.Tensor], what: str) 
     module.load_state_dict(dict(state), strict=True)
 
 
-def _construct(spec: str, kwargs: Mapping[str, Any], input_shape: tuple[int, ...]) -> nn.Module:
+def construct(spec: str, kwargs: Mapping[str, Any], input_shape: tuple[int, ...]) -> nn.Module:
+    """The untrained model a checkpoint names (zoo name + kwargs, or a factory)."""
     from aics import zoo
     from aics.models import load_torch
 

@@ -61,3 +61,7 @@ class QuantizationError(AicsError):
 
 class DataError(AicsError):
     """Bad input data: wrong shape, NaN/Inf, empty dataset."""
+
+
+class PruneError(AicsError):
+    """A pruning request that cannot be met: an unreachable target, a plan for another model."""

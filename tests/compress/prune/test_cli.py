@@ -11,7 +11,7 @@ import torch
 from aics import checkpoint
 from aics.cli.main import main
 from aics.compress.distill import fit
-from aics.compress.prune.checkpoint_io import load_model, read_plan
+from aics.compress.prune.checkpoint_io import load_model
 from aics.data import DigitsConfig, Split, load_digits
 from aics.errors import DataError
 from aics.train import TrainConfig, evaluate
@@ -64,9 +64,12 @@ def test_prune_json_report_and_reload(capsys, trained: Path, tmp_path: Path) -> 
     assert r["macs_before"] == 7152896 and r["macs_after"] <= 0.5 * r["macs_before"]
     assert r["params_after"] < r["params_before"] == 168170
     ckpt, model, plan = load_model(out_path)
-    assert plan is not None and plan == read_plan(out_path)
+    assert plan is not None and ckpt.prune_plan == plan.to_json()
     split = load_digits(ckpt.data)
     assert evaluate(model, split.x_test, split.y_test) == r["accuracy_after"]
+    # every command that takes a checkpoint rebuilds the pruned model from the plan it carries
+    code, out, _ = run(capsys, "summary", str(out_path), "--format", "json")
+    assert code == 0 and json.loads(out)["total"]["macs"] == r["macs_after"]
 
 
 def test_prune_with_distillation_table(capsys, trained: Path, tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from aics.compress.distill import fit
-from aics.compress.prune.errors import PruneError
+from aics.errors import PruneError
 from aics.compress.prune.sparse_format import (best_encoding, decode_bitmap, decode_csr, encode_bitmap, encode_csr,
                                                encoded_bytes)
 from aics.compress.prune.sparsity import AgpSchedule, MagnitudeSparsifier

@@ -9,7 +9,7 @@ sparsity.py / sparse_format.py  AGP masks and sparse storage;  checkpoint_io.py 
 
 from aics.compress.prune.apply import apply_plan
 from aics.compress.prune.dependency import DependencyGraph, Group, Member
-from aics.compress.prune.errors import PruneError
+from aics.errors import PruneError
 from aics.compress.prune.importance import BNScale, Importance, L1, L2, Norm, Random, Taylor, slimming_penalty
 from aics.compress.prune.lasso import Lasso, reconstruct
 from aics.compress.prune.latency import LatencyModel, MacProxyLatency

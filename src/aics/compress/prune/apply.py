@@ -18,7 +18,7 @@ import torch
 from torch import fx, nn
 
 from aics.compress.prune.dependency import DependencyGraph
-from aics.compress.prune.errors import PruneError
+from aics.errors import PruneError
 from aics.compress.prune.plan import AxisKeep, GroupPlan, PrunePlan
 from aics.compress.prune.rewrite import rewrite_forward
 from aics.ir import attrs as A

@@ -18,7 +18,7 @@ from torch import nn
 
 from aics.compress.prune.apply import apply_removal, plan_for, pruned_graph, removed_for_keeps
 from aics.compress.prune.dependency import DependencyGraph
-from aics.compress.prune.errors import PruneError
+from aics.errors import PruneError
 from aics.compress.prune.importance import Importance, L2
 from aics.compress.prune.latency import GraphLatencyModel, LatencyModel
 from aics.compress.prune.plan import PrunePlan

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from aics.compress.prune.errors import PruneError
+from aics.errors import PruneError
 
 FORMAT = "aics-prune-plan"
 VERSION = 1

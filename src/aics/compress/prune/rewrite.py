@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import fx
 
-from aics.compress.prune.errors import PruneError
+from aics.errors import PruneError
 from aics.ir.graph import Graph
 
 RESHAPES = frozenset({"view", "reshape", "expand"})

@@ -18,7 +18,7 @@ from typing import Callable, Mapping
 import numpy as np
 
 from aics.compress.prune.dependency import DependencyGraph
-from aics.compress.prune.errors import PruneError
+from aics.errors import PruneError
 
 SCOPES = ("local", "global")
 

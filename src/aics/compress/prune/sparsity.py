@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from aics.compress.prune.errors import PruneError
+from aics.errors import PruneError
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from torch import nn
 from aics.analysis.analyze import analyze
 from aics.compress.prune.apply import plan_for, removed_for_keeps
 from aics.compress.prune.dependency import DependencyGraph
-from aics.compress.prune.errors import PruneError
+from aics.errors import PruneError
 from aics.compress.prune.importance import BNScale, Importance, L1, L2, Random, Taylor, slimming_penalty
 from aics.compress.prune.lasso import Lasso, reconstruct
 from aics.compress.prune.latency import MacProxyLatency
@@ -168,9 +168,9 @@ def run(req: PruneRequest) -> PruneOutcome:
 def _compose(earlier: PrunePlan, plan: PrunePlan, name: str, kwargs: dict[str, Any],
              shape: tuple[int, ...]) -> PrunePlan:
     """A plan made on a pruned checkpoint, folded into that checkpoint's plan (original numbering)."""
-    from aics.checkpoint import _construct
+    from aics.checkpoint import construct
 
     keeps = merge_keeps(merge_keeps(None, earlier), plan)
-    dep = DependencyGraph.build(_construct(name, kwargs, shape), shape, earlier.input_dtype)
+    dep = DependencyGraph.build(construct(name, kwargs, shape), shape, earlier.input_dtype)
     removed = removed_for_keeps(dep, {k: v[0] for k, v in keeps.items()}, {k: v[1] for k, v in keeps.items()})
     return plan_for(dep, removed)
