@@ -11,10 +11,11 @@ from __future__ import annotations
 import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from torch import nn
@@ -74,32 +75,50 @@ def deterministic(seed: int, threads: int = 1) -> Iterator[None]:
             torch.set_num_threads(was_threads)
 
 
+Loss = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]  # (x, y, logits) -> loss
+
+
 def train(model: nn.Module, split: Split, config: TrainConfig = TrainConfig(), progress: bool = True,
-          description: str = "train") -> TrainResult:
-    """Train ``model`` in place with cross-entropy and a cosine learning-rate decay; the result
-    carries test and train accuracy. ``progress`` shows a bar on a terminal (never when piped)."""
+          description: str = "train", loss: Loss | None = None,
+          after_step: Callable[[int], None] | None = None, on_epoch: Callable[[int], None] | None = None,
+          extra_params: nn.Module | None = None) -> TrainResult:
+    """Train ``model`` in place with a cosine learning-rate decay; the result carries test and train
+    accuracy. ``progress`` shows a bar on a terminal (never when piped).
+
+    Hooks for compression: ``loss`` replaces cross-entropy (distillation), ``after_step(step)``
+    runs after each optimiser step (sparsity masks), ``on_epoch(epoch)`` after each epoch (with the
+    model in eval mode), and ``extra_params`` (e.g. distillation adapters) train alongside."""
     check_arrays(split.x_train, split.y_train, "training data")
     start = time.perf_counter()
     losses: list[float] = []
     with deterministic(config.seed, config.threads):
         loader = make_loader(split.x_train, split.y_train, config.batch_size, shuffle=True, seed=config.seed)
-        opt = _optimizer(model, config)
+        trained = nn.ModuleList([model] + ([extra_params] if extra_params is not None else []))
+        opt = _optimizer(trained, config)
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, config.epochs * len(loader)))
-        loss_fn = nn.CrossEntropyLoss()
+        step = 0
         with _bar(progress) as bar:
             task = bar.add_task(description, total=config.epochs * len(loader))
-            for _ in range(config.epochs):
-                model.train()
+            for epoch in range(config.epochs):
+                trained.train()
                 total, count = 0.0, 0
                 for xb, yb in loader:
+                    xb = _shift(xb, config.shift)
+                    logits = model(xb)
+                    value = F.cross_entropy(logits, yb) if loss is None else loss(xb, yb, logits)
                     opt.zero_grad(set_to_none=True)
-                    loss = loss_fn(model(_shift(xb, config.shift)), yb)
-                    loss.backward()
+                    value.backward()
                     opt.step()
                     sched.step()
-                    total, count = total + loss.item() * len(xb), count + len(xb)
+                    step += 1
+                    if after_step is not None:
+                        after_step(step)
+                    total, count = total + value.item() * len(xb), count + len(xb)
                     bar.update(task, advance=1, description=f"{description} loss {total / count:.4f}")
                 losses.append(total / count)
+                if on_epoch is not None:
+                    model.eval()
+                    on_epoch(epoch)
         model.eval()
         test_acc = evaluate(model, split.x_test, split.y_test)
         train_acc = evaluate(model, split.x_train, split.y_train)

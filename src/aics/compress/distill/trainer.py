@@ -8,7 +8,6 @@ after each optimiser step (AGP masks), ``on_epoch(epoch)`` after each epoch (acc
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -17,49 +16,19 @@ import torch.nn.functional as F
 from torch import nn
 
 from aics.compress.distill.losses import AttentionTransfer, FeatureMimic, KDLoss
-from aics.data import Split, check_arrays, make_loader
+from aics.data import Split
 from aics.errors import DataError
-from aics.train import TrainConfig, TrainResult, _optimizer, _shift, deterministic, evaluate
+from aics.train import Loss, TrainConfig, TrainResult, train
 
 DISTILL_METHODS = ("kd", "at", "mimic")
-Loss = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 def fit(model: nn.Module, split: Split, config: TrainConfig, loss: Loss | None = None,
         after_step: Callable[[int], None] | None = None, on_epoch: Callable[[int], None] | None = None,
         extra_params: nn.Module | None = None) -> TrainResult:
-    """Train ``model`` in place (``loss``, default cross-entropy); ``extra_params`` (e.g. adapters)
-    are optimised alongside. Deterministic for a given config, like ``aics.train.train``."""
-    check_arrays(split.x_train, split.y_train, "training data")
-    start, losses, step = time.perf_counter(), [], 0
-    with deterministic(config.seed, config.threads):
-        loader = make_loader(split.x_train, split.y_train, config.batch_size, shuffle=True, seed=config.seed)
-        trained = nn.ModuleList([model] + ([extra_params] if extra_params is not None else []))
-        opt = _optimizer(trained, config)
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, config.epochs * len(loader)))
-        for epoch in range(config.epochs):
-            trained.train()
-            total, count = 0.0, 0
-            for xb, yb in loader:
-                xb = _shift(xb, config.shift)
-                logits = model(xb)
-                value = F.cross_entropy(logits, yb) if loss is None else loss(xb, yb, logits)
-                opt.zero_grad(set_to_none=True)
-                value.backward()
-                opt.step()
-                sched.step()
-                step += 1
-                if after_step is not None:
-                    after_step(step)
-                total, count = total + value.item() * len(xb), count + len(xb)
-            losses.append(total / count)
-            if on_epoch is not None:
-                model.eval()
-                on_epoch(epoch)
-        model.eval()
-        test_acc = evaluate(model, split.x_test, split.y_test)
-        train_acc = evaluate(model, split.x_train, split.y_train)
-    return TrainResult(test_acc, train_acc, tuple(losses), time.perf_counter() - start)
+    """``aics.train.train`` without a progress bar: the fine-tune loop of pruning and distillation."""
+    return train(model, split, config, progress=False, loss=loss, after_step=after_step, on_epoch=on_epoch,
+                 extra_params=extra_params)
 
 
 @dataclass(frozen=True)

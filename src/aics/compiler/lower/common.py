@@ -1,0 +1,87 @@
+"""What every lowering shares: the emitter (instructions, layer tags, arenas) and tensor places.
+
+Lowering one layer is two steps. ``prepare`` runs before any activation has an address: it
+chooses the tiling and appends the layer's constants to the DRAM image (weights in tile order,
+per-channel tables, LUTs). ``emit`` then writes the instructions, reading the DRAM addresses of
+its tensors from ``Emitter.addr``. Activations are NCHW int8 codes in DRAM (row-major, batch 1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from aics.compiler.memory import Arena, DramImage
+from aics.dlp.arch import Arch
+from aics.dlp.isa import DType, Instr, Loc, Move, Space
+from aics.ir.graph import Graph, Node
+from aics.reference import qtensor as Q
+
+DTYPES = {"int8": DType.INT8, "int16": DType.INT16, "int32": DType.INT32, "float32": DType.FP32}
+
+
+@dataclass
+class LayerInfo:
+    """What the report says about a layer: its tag, MACs and compulsory DRAM bytes."""
+
+    name: str
+    tag: int
+    op: str
+    macs: int = 0
+    compulsory_bytes: int = 0  # weights + tables + input + output, read/written once
+
+
+@dataclass
+class Emitter:
+    graph: Graph
+    arch: Arch
+    view: Q.QuantView
+    image: DramImage = field(default_factory=DramImage)
+    code: list[Instr] = field(default_factory=list)
+    addr: dict[str, int] = field(default_factory=dict)  # tensor name -> DRAM address
+    layers: list[LayerInfo] = field(default_factory=list)
+    tag: int = 0
+
+    def begin(self, name: str, op: str) -> tuple[Arena, Arena]:
+        """Start a layer: a new tag and empty NRAM/WRAM arenas."""
+        self.tag = len(self.layers) + 1
+        self.layers.append(LayerInfo(name, self.tag, op))
+        mem = self.arch.memory
+        return Arena("NRAM", mem.nram_kib * 1024, name), Arena("WRAM", mem.wram_kib * 1024, name)
+
+    @property
+    def info(self) -> LayerInfo:
+        return self.layers[-1]
+
+    def emit(self, cls: type[Instr], **fields: Any) -> None:
+        self.code.append(cls(tag=self.tag, **fields))
+
+    def load(self, src: int, dst: tuple[Space, int], shape: tuple[int, int, int],
+             src_strides: tuple[int, int] | None = None) -> None:
+        """DMA DRAM -> on chip (contiguous destination)."""
+        self.emit(Move, src=Loc(Space.DRAM, src), dst=Loc(dst[0], dst[1]), shape=shape, src_strides=src_strides)
+
+    def store(self, src: int, dst: int, shape: tuple[int, int, int],
+              dst_strides: tuple[int, int] | None = None) -> None:
+        """DMA NRAM -> DRAM (contiguous source)."""
+        self.emit(Move, src=Loc(Space.NRAM, src), dst=Loc(Space.DRAM, dst), shape=shape, dst_strides=dst_strides)
+
+    def qp(self, name: str) -> Any:
+        return self.view.qp(name)
+
+
+def numel(shape: tuple[int, ...]) -> int:
+    return int(np.prod(shape, dtype=np.int64))
+
+
+@dataclass
+class Lowered:
+    """A layer ready to emit: the nodes it computes and the function writing its code."""
+
+    anchor: Node
+    output: str  # the tensor it writes
+    emit: Callable[[Emitter], None]
+    macs: int = 0
+    compulsory_bytes: int = 0

@@ -1,0 +1,199 @@
+"""Tile choice for weighted layers by a DRAM-traffic cost model.
+
+A conv layer (input C x H x W, output O x Ho x Wo, G groups) is cut into tiles of ``o_t`` output
+channels x ``th`` output rows (full width). A tile needs, on chip:
+
+* NRAM: its input rows (``c_t`` channels x ``h_in`` rows x W, halo included; ``c_t = C`` when
+  G = 1, else the channels of its groups), its int32 accumulator (``o_t * th * Wo * 4``) and its
+  int8 result (``o_t * th * Wo``), each twice when double buffered, plus the layer's per-channel
+  bias / multiplier / shift tables (``12 * O`` bytes, resident);
+* WRAM: its weights (``o_t * C/G * kh * kw``), twice when double buffered.
+
+Two loop orders are considered. ``o_outer`` keeps a weight tile resident while the row tiles
+stream through (weights read once, the input read once per output-channel tile when G = 1);
+``rows_outer`` keeps an input tile resident while the weight tiles stream (input read once,
+weights once per row tile). A buffer that is loaded only once is not doubled.
+
+Model. For each candidate (o_t, th, order) that fits::
+
+    dram_cycles   = traffic_bytes / (bytes per cycle) + transfers * dram latency
+    matrix_cycles = tiles * gemm_cost(th * Wo, C/G * kh * kw, o_t / G...)   (systolic model)
+    estimate      = max(dram_cycles, matrix_cycles)
+
+(DMA and compute overlap thanks to double buffering, so the slower side bounds the layer; each
+transfer also holds the DRAM channel for its latency, which is why fewer, larger tiles win
+ties.) The cheapest estimate wins; ties go to fewer tiles. When no candidate fits, the smallest
+tile (one group of output channels, one output row) is reported in a ``CompileError`` that names
+the layer, the buffer and the bytes it needs.
+
+Linear layers (``M x K`` activations, ``N`` outputs) are tiled along N only: the activations
+stay resident in NRAM, weight tiles ``K x n_t`` stream through WRAM, double buffered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from math import ceil
+
+from aics.dlp.arch import Arch
+from aics.dlp.systolic import gemm_cost
+from aics.compiler.memory import align
+from aics.errors import CompileError
+
+
+@dataclass(frozen=True)
+class ConvShape:
+    c: int
+    h: int
+    w: int
+    o: int
+    ho: int
+    wo: int
+    kh: int
+    kw: int
+    stride: tuple[int, int]
+    dilation: tuple[int, int]
+    groups: int
+    in_bytes: int = 1  # element size of activations and weights (int8: 1)
+
+    @property
+    def opg(self) -> int:
+        return self.o // self.groups
+
+    @property
+    def cpg(self) -> int:
+        return self.c // self.groups
+
+    def h_in(self, th: int) -> int:
+        """Input rows a tile of ``th`` output rows reads (halo included, at most H)."""
+        return min(self.h, (th - 1) * self.stride[0] + (self.kh - 1) * self.dilation[0] + 1)
+
+    def c_in(self, o_t: int) -> int:
+        return self.c if self.groups == 1 else o_t // self.opg * self.cpg
+
+
+@dataclass(frozen=True)
+class ConvTiling:
+    o_t: int
+    th: int
+    order: str  # "o_outer" or "rows_outer"
+    weight_bufs: int  # 1 or 2
+    input_bufs: int
+    estimate: int  # cycles the model predicts
+    traffic: int  # DRAM bytes the model predicts
+
+    def o_tiles(self, shape: ConvShape) -> list[tuple[int, int]]:
+        return [(o, min(self.o_t, shape.o - o)) for o in range(0, shape.o, self.o_t)]
+
+    def row_tiles(self, shape: ConvShape) -> list[tuple[int, int]]:
+        return [(y, min(self.th, shape.ho - y)) for y in range(0, shape.ho, self.th)]
+
+
+def _o_candidates(shape: ConvShape, cols: int) -> list[int]:
+    base = shape.opg if shape.groups > 1 else min(shape.o, cols)
+    out, k = set(), 1
+    while base * k < shape.o:
+        out.add(base * k)
+        k *= 2
+    out.add(shape.o)
+    return sorted(out)
+
+
+def _th_candidates(ho: int) -> list[int]:
+    return sorted({ceil(ho / n) for n in range(1, ho + 1)})
+
+
+def conv_tiling(layer: str, shape: ConvShape, arch: Arch, nram_reserved: int) -> ConvTiling:
+    """The cheapest tiling of ``shape`` under the module's model (``nram_reserved``: resident tables)."""
+    nram, wram = arch.memory.nram_kib * 1024 - nram_reserved, arch.memory.wram_kib * 1024
+    bpc = Fraction(str(arch.dram.bandwidth_gbps)) / Fraction(str(arch.frequency_ghz))
+    latency = arch.dram.latency_cycles
+    es = shape.in_bytes
+    best: tuple[tuple[int, int], ConvTiling] | None = None
+    k = shape.cpg * shape.kh * shape.kw
+    for o_t in _o_candidates(shape, arch.matrix.cols):
+        n_o = ceil(shape.o / o_t)
+        w_tile = o_t * k * es
+        c_t = shape.c_in(o_t)
+        for th in _th_candidates(shape.ho):
+            n_r = ceil(shape.ho / th)
+            in_tile = c_t * shape.h_in(th) * shape.w * es
+            acc, res = o_t * th * shape.wo * 4, o_t * th * shape.wo * es
+            in_once = sum(shape.c * shape.h_in(t) * shape.w * es for _, t in _rows(shape.ho, th))
+            w_total = shape.o * k * es
+            out_total = shape.o * shape.ho * shape.wo * es
+            per_tile = gemm_cost(arch.matrix, th * shape.wo, k, shape.opg if shape.groups > 1 else o_t).cycles
+            groups_per_tile = o_t // shape.opg if shape.groups > 1 else 1
+            matrix = n_o * n_r * per_tile * groups_per_tile
+            for order in ("o_outer", "rows_outer"):
+                if order == "o_outer":
+                    w_bufs = 1 if n_o == 1 else 2
+                    i_bufs = 1 if n_r == 1 and (n_o == 1 or shape.groups == 1) else 2
+                    in_loads = 1 if (n_r == 1 and shape.groups == 1) else n_o * n_r
+                    traffic = w_total + (in_once if shape.groups > 1 or n_r == 1 else in_once * n_o)
+                    moves = n_o + in_loads + n_o * n_r
+                else:
+                    if n_o == 1 or n_r == 1:
+                        continue  # same as o_outer
+                    w_bufs, i_bufs = 2, 2
+                    traffic = w_total * n_r + in_once
+                    moves = n_o * n_r + n_r + n_o * n_r
+                traffic += out_total
+                if w_bufs * align(w_tile) > wram:
+                    continue
+                if i_bufs * align(in_tile) + 2 * (align(acc) + align(res)) > nram:
+                    continue
+                dram = int(traffic / bpc) + moves * latency
+                est = max(dram, matrix)
+                key = (est, n_o * n_r)
+                if best is None or key < best[0]:
+                    best = (key, ConvTiling(o_t, th, order, w_bufs, i_bufs, est, traffic))
+    if best is None:
+        _too_big(layer, shape, nram, wram)
+    assert best is not None
+    return best[1]
+
+
+def _rows(ho: int, th: int) -> list[tuple[int, int]]:
+    return [(y, min(th, ho - y)) for y in range(0, ho, th)]
+
+
+def _too_big(layer: str, shape: ConvShape, nram: int, wram: int) -> None:
+    o_t = shape.opg if shape.groups > 1 else 1
+    es = shape.in_bytes
+    w_need = o_t * shape.cpg * shape.kh * shape.kw * es
+    if w_need > wram:
+        raise CompileError(f"layer '{layer}': the smallest weight tile ({o_t} output channel(s)) needs "
+                           f"{w_need:,} bytes of WRAM, the arch has {wram:,}")
+    n_need = shape.c_in(o_t) * shape.h_in(1) * shape.w * es + o_t * shape.wo * (4 + es)
+    raise CompileError(f"layer '{layer}': the smallest tile (1 output row, {o_t} output channel(s)) needs "
+                       f"{n_need:,} bytes of NRAM, {nram:,} are free")
+
+
+@dataclass(frozen=True)
+class LinearTiling:
+    n_t: int
+    weight_bufs: int
+
+
+def linear_tiling(layer: str, m: int, k: int, n: int, arch: Arch, nram_reserved: int, es: int = 1
+                  ) -> LinearTiling:
+    """The widest N tile whose double-buffered weights and results fit (activations resident)."""
+    nram, wram = arch.memory.nram_kib * 1024 - nram_reserved, arch.memory.wram_kib * 1024
+    free = nram - align(m * k * es)
+    if free < 0:
+        raise CompileError(f"layer '{layer}': its input ({m}x{k}) needs {m * k * es:,} bytes of NRAM, "
+                           f"{nram:,} are free")
+    cols = arch.matrix.cols
+    candidates = sorted({n} | {min(n, cols * 2**i) for i in range(16)} | {min(n, 2**i) for i in range(6)},
+                        reverse=True)
+    for n_t in candidates:
+        bufs = 1 if n_t == n else 2
+        if bufs * align(k * n_t * es) <= wram and bufs * (align(m * n_t * 4) + align(m * n_t * es)) <= free:
+            return LinearTiling(n_t, bufs)
+    if k * es > wram:
+        raise CompileError(f"layer '{layer}': one weight column needs {k * es:,} bytes of WRAM, "
+                           f"the arch has {wram:,}")
+    raise CompileError(f"layer '{layer}': the smallest tile (1 output) needs {m * (4 + es):,} bytes of "
+                       f"NRAM beyond its input, {max(free, 0):,} are free")
