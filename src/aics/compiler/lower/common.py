@@ -42,6 +42,7 @@ class Emitter:
     code: list[Instr] = field(default_factory=list)
     addr: dict[str, int] = field(default_factory=dict)  # tensor name -> DRAM address
     layers: list[LayerInfo] = field(default_factory=list)
+    consts: dict[str, np.ndarray] = field(default_factory=dict)  # int codes of the graph's consts
     tag: int = 0
 
     def begin(self, name: str, op: str) -> tuple[Arena, Arena]:

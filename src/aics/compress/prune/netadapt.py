@@ -16,13 +16,13 @@ from typing import Callable
 
 from torch import nn
 
-from aics.compress.prune.apply import apply_removal, plan_for, pruned_graph, removed_for_keeps
+from aics.compress.prune.apply import apply_removal, plan_for, removed_for_keeps
 from aics.compress.prune.dependency import DependencyGraph
 from aics.errors import PruneError
 from aics.compress.prune.importance import Importance, L2
-from aics.compress.prune.latency import GraphLatencyModel, LatencyModel
+from aics.compress.prune.latency import LatencyModel
 from aics.compress.prune.plan import PrunePlan
-from aics.compress.prune.pruner import merge_keeps
+from aics.compress.prune.pruner import merge_keeps, removal_latency
 from aics.compress.prune.select import feasible_order
 
 
@@ -44,16 +44,6 @@ class NetAdaptResult:
     history: tuple[NetAdaptStep, ...]
 
 
-def _latency_of(dep: DependencyGraph, latency: LatencyModel) -> Callable[[set[int]], float]:
-    if isinstance(latency, GraphLatencyModel):
-        return lambda removed: latency.graph_latency_ms(pruned_graph(dep, removed))
-
-    def measured(removed: set[int]) -> float:
-        trial = DependencyGraph.build(copy.deepcopy(dep.model), dep.input_shape)
-        return latency.latency_ms(apply_removal(trial.model, trial, removed, verify=False), dep.input_shape)
-    return measured
-
-
 def netadapt(model: nn.Module, input_shape: tuple[int, ...], latency: LatencyModel, target_ms: float,
              evaluate: Callable[[nn.Module], float], short_finetune: Callable[[nn.Module], None] | None = None,
              importance: Callable[[], Importance] = L2, reduction: float = 0.1, decay: float = 0.96,
@@ -73,7 +63,7 @@ def netadapt(model: nn.Module, input_shape: tuple[int, ...], latency: LatencyMod
         dep = DependencyGraph.build(copy.deepcopy(current), shape)
         imp = importance()
         imp.prepare(dep)
-        cost = _latency_of(dep, latency)
+        cost = removal_latency(dep, latency)
         best = None
         for g in dep.groups:
             order = feasible_order(dep, g.index, imp(g), min_keep)

@@ -39,6 +39,11 @@ def _cost_fn(dep: DependencyGraph, budget: Budget, latency: LatencyModel | None)
         return lambda removed: float(analyze(pruned_graph(dep, removed)).total.macs)
     if latency is None:
         raise PruneError("a latency target needs a latency model (--arch)")
+    return removal_latency(dep, latency)
+
+
+def removal_latency(dep: DependencyGraph, latency: LatencyModel) -> Callable[[set[int]], float]:
+    """Latency (ms) of the model with the given channel classes removed, under ``latency``."""
     if isinstance(latency, GraphLatencyModel):
         return lambda removed: latency.graph_latency_ms(pruned_graph(dep, removed))
 
