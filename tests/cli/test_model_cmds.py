@@ -95,6 +95,7 @@ def test_unsupported_op_exit_2(capsys, tmp_path):
     assert code == 2 and "unsupported op 'torch.cumsum' at node 'cumsum' (odd.py:4)" in err
 
 
-def test_demo_runs(capsys):
-    code, out, _ = run(capsys, "demo")
+def test_demo_runs(capsys, tmp_path):
+    code, out, _ = run(capsys, "demo", "--out", str(tmp_path), "--epochs", "2")
     assert code == 0 and "resnet50" in out and "4,089,184,256" in out
+    assert "int8 (integer reference)" in out and (tmp_path / "lenet5.q.json").exists()

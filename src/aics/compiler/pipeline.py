@@ -20,6 +20,10 @@ Pass = Callable[[Graph], Graph]
 
 # Order matters: constants fold before BN folding sees conv weights, dead nodes go last.
 FLOAT_PIPELINE: tuple[Pass, ...] = (fold_constants, fold_bn, eliminate_dead)
+# On a quantized graph (before lowering): BN is already folded by the quantizer. Operator fusion
+# (``passes.fuse_epilogue.plan_epilogues``) runs after these: it returns a plan of fused
+# conv/linear/add epilogues for the lowering, not a new graph (see its docstring for why).
+QUANT_PIPELINE: tuple[Pass, ...] = (eliminate_dead,)
 
 
 @dataclass(frozen=True)

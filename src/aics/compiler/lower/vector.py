@@ -1,0 +1,191 @@
+"""Ops of the vector unit: pooling, global average, LUT activations, residual add, free reshapes.
+
+Each reproduces its integer-reference recipe (``aics.reference.int_elementwise``) with the DLP
+instruction built on the same kernel:
+
+* max_pool2d (equal in/out params): ``pool`` MAX on whole channels (padding never wins; the
+  ceil_mode overflow is extra bottom/right padding, which never wins either);
+* avg_pool2d (equal params, no ceil_mode): ``pool`` AVG, ``count_pad`` = count_include_pad,
+  ``pad_value`` = zp: TFLite AVERAGE_POOL_2D;
+* adaptive_avg_pool2d to 1x1 and mean over H, W: ``reduce`` SUM of the raw codes per channel, then
+  ``rescale`` with ``in_zp = count * zp`` (the centred sum), the reference's pre-shift k and M(r/2**k);
+* activations (relu, sigmoid, ... not fused): ``lut`` with the reference's table;
+* add/sub: TFLite ADD, three ``rescale`` + one ``eltwise`` (int32) per chunk;
+* reshape with equal params: no code, the output aliases the input's DRAM bytes.
+
+Streaming ops work on chunks of whole channels (pools) or of elements (the rest), double
+buffered like the conv tiles.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from aics.compiler.lower.common import Emitter, Lowered, numel
+from aics.compiler.memory import align
+from aics.dlp.isa import Bcast, DType, EltOp, Eltwise, Lut, Pool, PoolMode, Reduce, ReduceOp, Rescale, Space
+from aics.errors import CompileError
+from aics.ir.graph import Node
+from aics.numerics import lut as L
+from aics.numerics import quantize_multiplier
+from aics.reference import qtensor as Q
+from aics.reference.functions import UNARY
+
+I32 = (-(2**31), 2**31 - 1)
+
+
+def _int8(e: Emitter, node: Node) -> None:
+    for name in (*node.inputs, node.name):
+        qp = e.qp(name)
+        if qp is None or qp.dtype != "int8" or qp.per_channel:
+            raise CompileError(f"layer '{node.name}': tensor '{name}' is not per-tensor int8; "
+                               f"the DLP lowering handles int8 only (host fallback is not implemented)")
+
+
+def _chunks(total: int, size: int) -> list[tuple[int, int]]:
+    return [(i, min(size, total - i)) for i in range(0, total, size)]
+
+
+def lower_pool(e: Emitter, node: Node) -> Lowered:
+    _int8(e, node)
+    x = e.graph[node.inputs[0]]
+    a = node.attrs
+    in_qp, out_qp = e.qp(x.name), e.qp(node.name)
+    if in_qp != out_qp:
+        raise CompileError(f"layer '{node.name}': pooling with different input/output quantisation "
+                           f"is not lowered yet")
+    if a.dilation != (1, 1):
+        raise CompileError(f"layer '{node.name}': dilated pooling is not lowered")
+    avg = node.op == "avg_pool2d"
+    if avg and a.ceil_mode:
+        raise CompileError(f"layer '{node.name}': avg_pool2d with ceil_mode is not lowered")
+    _, c, h, w = x.shape
+    ho, wo = node.shape[2], node.shape[3]
+    (kh, kw), (sh, sw) = a.kernel, a.stride
+    t, b, l, r = a.padding
+    b = max(b, (ho - 1) * sh + kh - h - t)  # ceil_mode: extra rows/cols that never win
+    r = max(r, (wo - 1) * sw + kw - w - l)
+    free = e.arch.memory.nram_kib * 1024 - 256
+    per_ch = align(h * w) + align(ho * wo)
+    c_t = min(c, free // (2 * per_ch))
+    if c_t < 1:
+        raise CompileError(f"layer '{node.name}': one channel needs {per_ch:,} bytes of NRAM, {free:,} are free")
+    zp = in_qp.zero_point[0]
+
+    def emit(em: Emitter) -> None:
+        nram, _ = em.begin(node.name, node.op)
+        ins = [nram.alloc(f"in{i}", c_t * h * w) for i in range(2)]
+        outs = [nram.alloc(f"out{i}", c_t * ho * wo) for i in range(2)]
+        src, dst = em.addr[x.name], em.addr[node.name]
+        for i, (c0, cn) in enumerate(_chunks(c, c_t)):
+            j = i % 2
+            em.load(src + c0 * h * w, (Space.NRAM, ins[j]), (1, 1, cn * h * w))
+            em.emit(Pool, mode=PoolMode.AVG if avg else PoolMode.MAX, dtype=DType.INT8, c=cn, h=h, w=w,
+                    kernel=a.kernel, src=ins[j], dst=outs[j], stride=a.stride, pad=(t, b, l, r),
+                    count_pad=bool(avg and a.count_include_pad), pad_value=zp if avg else 0)
+            em.store(outs[j], dst + c0 * ho * wo, (1, 1, cn * ho * wo))
+    return Lowered(node, node.name, emit, 0, numel(x.shape) + numel(node.shape))
+
+
+def lower_global_avg(e: Emitter, node: Node) -> Lowered:
+    _int8(e, node)
+    x = e.graph[node.inputs[0]]
+    if len(x.shape) != 4 or numel(node.shape) != x.shape[0] * x.shape[1] or x.shape[0] != 1:
+        raise CompileError(f"layer '{node.name}': only global average pooling (to 1x1) is lowered")
+    if node.op == "mean" and sorted(a % 4 for a in node.attrs.axes) != [2, 3]:
+        raise CompileError(f"layer '{node.name}': mean over axes {node.attrs.axes} is not lowered")
+    _, c, h, w = x.shape
+    count = h * w
+    in_a, out_a = Q.affine(e.qp(x.name)), Q.affine(e.qp(node.name))
+    lo, hi = Q.code_range(e.qp(node.name))
+    in_lo, in_hi = Q.code_range(e.qp(x.name))
+    k = Q.preshift(count * (in_hi - in_lo))
+    mult, shift = quantize_multiplier(in_a.scale / out_a.scale / count / 2.0**k)
+    free = e.arch.memory.nram_kib * 1024 - 256
+    c_t = min(c, free // (2 * (align(count) + 8)))
+    if c_t < 1:
+        raise CompileError(f"layer '{node.name}': one channel needs {count + 8:,} bytes of NRAM, {free:,} are free")
+
+    def emit(em: Emitter) -> None:
+        nram, _ = em.begin(node.name, node.op)
+        ins = [nram.alloc(f"in{i}", c_t * count) for i in range(2)]
+        sums = [nram.alloc(f"sum{i}", c_t * 4) for i in range(2)]
+        outs = [nram.alloc(f"out{i}", c_t) for i in range(2)]
+        src, dst = em.addr[x.name], em.addr[node.name]
+        for i, (c0, cn) in enumerate(_chunks(c, c_t)):
+            j = i % 2
+            em.load(src + c0 * count, (Space.NRAM, ins[j]), (1, 1, cn * count))
+            em.emit(Reduce, op=ReduceOp.SUM, dtype=DType.INT8, rows=cn, cols=count, axis=1, src=ins[j], dst=sums[j])
+            em.emit(Rescale, n=cn, src=sums[j], dst=outs[j], in_dtype=DType.INT32, dtype=DType.INT8, mult=mult,
+                    shift=shift, left_shift=k, in_zp=count * in_a.zero_point, out_zp=out_a.zero_point,
+                    qmin=lo, qmax=hi)
+            em.store(outs[j], dst + c0, (1, 1, cn))
+    return Lowered(node, node.name, emit, 0, numel(x.shape) + numel(node.shape))
+
+
+def _stream(e: Emitter, node: Node, n_in: int, per_elem: int) -> int:
+    """Elements per chunk of a streaming op reading ``n_in`` int8 inputs (``per_elem`` NRAM bytes
+    per element in all, both buffers included)."""
+    free = e.arch.memory.nram_kib * 1024 - 1024
+    return max(64, min(numel(node.shape), (free // per_elem) // 64 * 64))
+
+
+def lower_lut(e: Emitter, node: Node) -> Lowered:
+    _int8(e, node)
+    x = e.graph[node.inputs[0]]
+    rin, rout = Q.rep(e.qp(x.name)), Q.rep(e.qp(node.name))
+    table = L.build_lut(lambda v: UNARY[node.op](v, node.attrs), rin, rout)
+    t_addr = e.image.add(f"{node.name}.lut", table, DType.INT8)
+    total = numel(node.shape)
+    chunk = _stream(e, node, 1, 4)
+
+    def emit(em: Emitter) -> None:
+        nram, _ = em.begin(node.name, node.op)
+        tab = nram.alloc("lut", 256)
+        em.load(t_addr, (Space.NRAM, tab), (1, 1, 256))
+        ins = [nram.alloc(f"in{i}", chunk) for i in range(2)]
+        outs = [nram.alloc(f"out{i}", chunk) for i in range(2)]
+        src, dst = em.addr[x.name], em.addr[node.name]
+        for i, (p0, n) in enumerate(_chunks(total, chunk)):
+            j = i % 2
+            em.load(src + p0, (Space.NRAM, ins[j]), (1, 1, n))
+            em.emit(Lut, n=n, dtype=DType.INT8, src=ins[j], table=tab, dst=outs[j])
+            em.store(outs[j], dst + p0, (1, 1, n))
+    return Lowered(node, node.name, emit, 0, 2 * total + 256)
+
+
+def lower_add(e: Emitter, node: Node, output: str, qmin: int | None = None, qmax: int | None = None) -> Lowered:
+    """TFLite ADD/SUB; ``output`` / ``qmin`` / ``qmax``: a fused clamp activation after it."""
+    _int8(e, node)
+    a_name, b_name = node.inputs
+    if e.graph[a_name].shape != node.shape or e.graph[b_name].shape != node.shape:
+        raise CompileError(f"layer '{node.name}': broadcasting {node.op} is not lowered")
+    qa, qb, qo = (Q.affine(e.qp(n)) for n in (a_name, b_name, node.name))
+    left = 20
+    twice = 2.0 * max(qa.scale, qb.scale)
+    ma, mb = quantize_multiplier(qa.scale / twice), quantize_multiplier(qb.scale / twice)
+    mo = quantize_multiplier(twice / ((1 << left) * qo.scale))
+    lo, hi = Q.code_range(e.qp(node.name))
+    lo, hi = (lo if qmin is None else qmin), (hi if qmax is None else qmax)
+    total = numel(node.shape)
+    chunk = _stream(e, node, 2, 2 * (1 + 1 + 4 + 4 + 1))
+    op = EltOp.ADD if node.op == "add" else EltOp.SUB
+
+    def emit(em: Emitter) -> None:
+        nram, _ = em.begin(output, node.op)
+        bufs = [{k: nram.alloc(f"{k}{i}", chunk * s) for k, s in (("a", 1), ("b", 1), ("sa", 4), ("sb", 4), ("o", 1))}
+                for i in range(2)]
+        pa, pb, dst = em.addr[a_name], em.addr[b_name], em.addr[output]
+        for i, (p0, n) in enumerate(_chunks(total, chunk)):
+            buf = bufs[i % 2]
+            em.load(pa + p0, (Space.NRAM, buf["a"]), (1, 1, n))
+            em.load(pb + p0, (Space.NRAM, buf["b"]), (1, 1, n))
+            for src, dstb, m, zp in ((buf["a"], buf["sa"], ma, qa.zero_point), (buf["b"], buf["sb"], mb, qb.zero_point)):
+                em.emit(Rescale, n=n, src=src, dst=dstb, in_dtype=DType.INT8, dtype=DType.INT32, mult=m[0],
+                        shift=m[1], left_shift=left, in_zp=zp, out_zp=0)
+            em.emit(Eltwise, op=op, dtype=DType.INT32, rows=1, cols=n, a=buf["sa"], b=buf["sb"], out=buf["sa"],
+                    bcast=Bcast.NONE)
+            em.emit(Rescale, n=n, src=buf["sa"], dst=buf["o"], in_dtype=DType.INT32, dtype=DType.INT8, mult=mo[0],
+                    shift=mo[1], left_shift=0, in_zp=0, out_zp=qo.zero_point, qmin=lo, qmax=hi)
+            em.store(buf["o"], dst + p0, (1, 1, n))
+    return Lowered(node, output, emit, 0, 3 * total)
