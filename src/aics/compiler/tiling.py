@@ -91,7 +91,9 @@ class ConvTiling:
 
 
 def _o_candidates(shape: ConvShape, cols: int) -> list[int]:
-    base = shape.opg if shape.groups > 1 else min(shape.o, cols)
+    """Powers of two times the unit (one group, or one channel when G = 1), and O itself; the
+    array width ``cols`` and its multiples are among them when O allows."""
+    base = shape.opg if shape.groups > 1 else 1
     out, k = set(), 1
     while base * k < shape.o:
         out.add(base * k)

@@ -117,7 +117,7 @@ def _average(ctx: LayerCtx, counts: np.ndarray) -> tuple[str, str]:
         return "in[c][iy][ix]", (f"aics_fixed_div(acc, {cnt}[oy][ox], {max(of.frac - frac, 0)}, "
                                  f"{max(frac - of.frac, 0)}, {fixed_args(out)})")
     zp = Q.affine(in_qp).zero_point
-    read = f"(int32_t)in[c][iy][ix] - {zp}"
+    read = f"(int32_t)in[c][iy][ix] {'-' if zp >= 0 else '+'} {abs(zp)}"
     if ctx.node.op == "avg_pool2d" and in_qp == out:
         return read, f"aics_rounding_divide(acc + {cnt}[oy][ox] * {zp}, {cnt}[oy][ox])"
     lo, hi = code_bounds(in_qp)

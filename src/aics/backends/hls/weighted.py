@@ -71,7 +71,9 @@ def _arith(ctx: LayerCtx, reduction: int) -> Arith:
 
 
 def _read(a: Arith, access: str) -> str:
-    return f"(int32_t){access} - {a.zp}" if a.zp else access
+    if not a.zp:
+        return access
+    return f"(int32_t){access} {'-' if a.zp > 0 else '+'} {abs(a.zp)}"
 
 
 def linear(ctx: LayerCtx) -> Layer:
