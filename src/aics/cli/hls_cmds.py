@@ -15,7 +15,8 @@ from aics.cli.common import Format, console, print_json
 def hls_cmd(
     model: str = typer.Argument(..., help="zoo name, checkpoint .pt, model.onnx or a quantized IR .json"),
     output: Path = typer.Option(..., "--output", "-o", help="directory of the C project to write"),
-    quant: str = typer.Option("int8", "--quant", help="int8 or fixed:Q2.6[:wrap|:sat][:trn|:rnd] (not for .json)"),
+    quant: Optional[str] = typer.Option(None, "--quant",
+                                        help="int8 (default) or fixed:Q2.6[:wrap|:sat][:trn|:rnd]; not for an IR .json"),
     csim: bool = typer.Option(False, "--csim", help="compile with the system C compiler and compare with the reference"),
     vectors: int = typer.Option(1, "--vectors", min=1, help="seeded input vectors for --csim"),
     seed: int = typer.Option(0, "--seed", help="seed of calibration and --csim inputs"),

@@ -3,7 +3,7 @@ verified bit for bit against the integer reference by C simulation, with a per-l
 
 ``build_project`` emits in memory (one C function per layer, by the op -> emitter table
 ``EMITTERS``), ``write_project`` writes it, ``csim`` compiles and runs it, ``estimate`` reads
-latency and resources off its pragmas; ``prepare_graph`` quantizes what a user names.
+latency and resources off its pragmas; ``prepare.prepare_graph`` quantizes what a user names.
 """
 
 from aics.backends.hls.csim import CsimResult, csim, seeded_inputs

@@ -96,3 +96,27 @@ def array_literal(values: np.ndarray) -> str:
 def const_array(name: str, ctype: str, values: np.ndarray) -> str:
     arr = np.asarray(values)
     return f"static const {ctype} {name}{dims_text(tuple(arr.shape))} =\n{array_literal(arr)};"
+
+
+def tap(out_var: str, stride: int, pad: int, k_var: str, dilation: int) -> str:
+    """The input index read by output ``out_var`` at kernel tap ``k_var``: ``o*s - pad + k*d``."""
+    text = out_var if stride == 1 else f"{out_var} * {stride}"
+    text += f" - {pad}" if pad else ""
+    return text + (f" + {k_var}" if dilation == 1 else f" + {k_var} * {dilation}")
+
+
+def in_range(var: str, size: int, pad: int, out_size: int, stride: int, span: int) -> list[str]:
+    """The bound checks ``tap`` needs: ``var >= 0`` only with padding before, ``var < size`` only
+    when the last window (extent ``span``) reaches past the input. Padding is these conditions."""
+    checks = [f"{var} >= 0"] if pad > 0 else []
+    if (out_size - 1) * stride - pad + span > size:
+        checks.append(f"{var} < {size}")
+    return checks
+
+
+def guarded(checks: list[str], statement: str, level: int) -> list[str]:
+    """``statement`` at indent ``level``, inside ``if (checks)`` when there are any."""
+    if not checks:
+        return [INDENT * level + statement]
+    return [f"{INDENT * level}if ({' && '.join(checks)}) {{", f"{INDENT * (level + 1)}{statement}",
+            f"{INDENT * level}}}"]

@@ -53,7 +53,7 @@ def compiler() -> str:
 
 def compile_project(outdir: Path, opt: str = "-O2") -> tuple[Path, float]:
     """Build ``outdir/aics_tb`` with the project's flags (``opt`` replaces -O2); (path, seconds)."""
-    exe = outdir / "aics_tb"
+    exe = outdir.resolve() / "aics_tb"
     flags = CFLAGS.replace("-O2", opt).split()
     start = time.perf_counter()
     done = subprocess.run([compiler(), *flags, "-o", str(exe), "aics_top.c", "aics_tb.c"], cwd=outdir,
@@ -89,8 +89,7 @@ def reference_codes(graph: Graph, codes: np.ndarray) -> np.ndarray:
     """The integer reference's output codes for each input vector (batch-1 graph, one at a time)."""
     exe = Executor(graph, "int")
     shape = graph.inputs[0].shape
-    return np.stack([exe.run(c.reshape(shape))[0].reshape(shape[1:] and graph[graph.outputs[0]].shape[1:])
-                     for c in codes])
+    return np.stack([exe.run(c.reshape(shape))[0] for c in codes])
 
 
 def csim(project: HlsProject, outdir: Path, x: np.ndarray, opt: str = "-O2") -> CsimResult:

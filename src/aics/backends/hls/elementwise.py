@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from aics.backends.hls.cgen import INDENT, flat_index, indent, nest
+from aics.backends.hls.cgen import INDENT, flat_index, guarded, in_range, indent, nest, tap
 from aics.backends.hls.layer import (PIPELINE, Layer, LayerCtx, Loop, code_bounds, convert_expr,
                                      fixed_args, is_fixed)
 from aics.numerics import lut as L
@@ -38,7 +38,7 @@ def unary(ctx: LayerCtx) -> Layer:
     if np.array_equal(table, np.clip(codes, t_lo, t_hi)):
         return _elementwise(ctx, f"({ctx.out.ctype})aics_clamp(in{{idx}}, {t_lo}, {t_hi})")
     t = ctx.const("lut", table, ctx.out.ctype)
-    return _elementwise(ctx, f"{t}[in{{idx}} - ({lo})]")
+    return _elementwise(ctx, f"{t}[in{{idx}} + {-lo}]")
 
 
 def add_sub(ctx: LayerCtx) -> Layer:
@@ -76,7 +76,8 @@ def reshape(ctx: LayerCtx) -> Layer:
 
 
 def _window_loops(ctx: LayerCtx, kernel: tuple[int, int], first: list[str], step: str, last: str) -> Layer:
-    """c / oy / ox loops around a pipelined kernel window whose in-range taps run ``step``."""
+    """c / oy / ox loops around a pipelined kernel window whose in-range taps run ``step`` (the
+    ceil_mode overflow and the padding are skipped by the bound checks)."""
     at = ctx.node.attrs
     c, h, w = ctx.ins[0].dims
     _, ho, wo = ctx.out.dims
@@ -88,11 +89,11 @@ def _window_loops(ctx: LayerCtx, kernel: tuple[int, int], first: list[str], step
             f"{INDENT * 3}for (int ky = 0; ky < {kernel[0]}; ky++) {{",
             f"{INDENT * 4}for (int kx = 0; kx < {kernel[1]}; kx++) {{",
             PIPELINE,
-            f"{INDENT * 5}const int iy = oy * {sh} - {top} + ky * {dh};",
-            f"{INDENT * 5}const int ix = ox * {sw} - {left} + kx * {dw};",
-            f"{INDENT * 5}if (iy >= 0 && iy < {h} && ix >= 0 && ix < {w}) {{",
-            f"{INDENT * 6}{step}",
-            f"{INDENT * 5}}}", f"{INDENT * 4}}}", f"{INDENT * 3}}}",
+            f"{INDENT * 5}const int iy = {tap('oy', sh, top, 'ky', dh)};",
+            f"{INDENT * 5}const int ix = {tap('ox', sw, left, 'kx', dw)};",
+            *guarded(in_range("iy", h, top, ho, sh, (kernel[0] - 1) * dh + 1)
+                     + in_range("ix", w, left, wo, sw, (kernel[1] - 1) * dw + 1), step, 5),
+            f"{INDENT * 4}}}", f"{INDENT * 3}}}",
             f"{INDENT * 3}out[c][oy][ox] = ({ctx.out.ctype})({last});",
             f"{INDENT * 2}}}", f"{INDENT}}}", "}"]
     return Layer([ctx.header(), *indent(body, 1), "}"], (Loop(c * ho * wo, kernel[0] * kernel[1]),))

@@ -17,6 +17,7 @@ from aics.backends.hls.cgen import Buf, const_array, value_ctype
 from aics.errors import UnsupportedOpError
 from aics.ir.graph import Node
 from aics.ir.quant import QuantParams
+from aics.numerics import quantize_multiplier
 from aics.reference import qtensor as Q
 from aics.reference.qtensor import QuantView
 
@@ -90,8 +91,6 @@ def convert_expr(value: str, src: QuantParams, dst: QuantParams, ctx: LayerCtx) 
         return f"aics_fixed_cast({value}, {src.fixed.frac - dst.fixed.frac}, {fixed_args(dst)})"
     if is_fixed(src) or is_fixed(dst):
         raise ctx.unsupported("its input and output mix affine and fixed-point codes")
-    from aics.numerics import quantize_multiplier
-
     a, o = Q.affine(src), Q.affine(dst)
     lo, hi = code_bounds(src)
     k = Q.preshift(hi - lo)

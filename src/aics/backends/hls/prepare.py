@@ -14,13 +14,15 @@ from aics.ir.graph import Graph
 CALIB_SIZE = 64
 
 
-def prepare_graph(spec: str, quant: str | None = "int8", input_size: int | None = None,
+def prepare_graph(spec: str, quant: str | None = None, input_size: int | None = None,
                   seed: int = 0) -> Graph:
-    """The quantized, batch-1 IR graph of ``spec`` under scheme ``quant`` (ignored for an IR file,
-    which must carry its own quantization)."""
+    """The quantized, batch-1 IR graph of ``spec`` under scheme ``quant`` (default int8). An IR
+    file carries its own quantization, so naming a scheme for one is refused, not ignored."""
     if spec.endswith(".json"):
         from aics.ir.serialize import load
 
+        if quant is not None:
+            raise QuantizationError(f"'{spec}' is already quantized; drop --quant (or give the float model)")
         graph = load(spec)
         if not graph.quant:
             raise QuantizationError(f"'{spec}' is a float IR graph; give a model to quantize or run aics quantize")

@@ -116,7 +116,7 @@ def build_project(graph: Graph) -> HlsProject:
                                      "in float (unquantized or mixed representations)")
         fn = f"L{len(emitted)}_{c_ident(node.name)}"
         out = _buf(graph, view, node.name, node, "out" if node.name == dst.name else f"t_{fn}")
-        ins = [bufs[i] for k, i in enumerate(node.inputs) if graph[i].op != "const"]
+        ins = [bufs[i] for i in node.inputs if graph[i].op != "const"]
         ctx = LayerCtx(node, fn, ins, out, view)
         layer = emitter(ctx)
         consts.update(ctx.consts)

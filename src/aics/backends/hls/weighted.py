@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from aics.backends.hls.cgen import INDENT, indent
+from aics.backends.hls.cgen import INDENT, guarded, in_range, indent, tap
 from aics.backends.hls.layer import PIPELINE, Layer, LayerCtx, Loop, code_bounds, fixed_args, is_fixed
 from aics.numerics import quantize_multipliers
 from aics.reference import qtensor as Q
@@ -115,11 +115,10 @@ def conv2d(ctx: LayerCtx) -> Layer:
         f"{INDENT * 4}for (int ky = 0; ky < {kh}; ky++) {{",
         f"{INDENT * 5}for (int kx = 0; kx < {kw}; kx++) {{",
         PIPELINE,
-        f"{INDENT * 6}const int iy = oy * {sh} - {top} + ky * {dh};",
-        f"{INDENT * 6}const int ix = ox * {sw} - {left} + kx * {dw};",
-        f"{INDENT * 6}if (iy >= 0 && iy < {h} && ix >= 0 && ix < {w}) {{",
-        f"{INDENT * 7}acc += ({a.acc_t})({_read(a, f'in[{base}c][iy][ix]')}) * {a.weights}[o][c][ky][kx];",
-        f"{INDENT * 6}}}",
+        f"{INDENT * 6}const int iy = {tap('oy', sh, top, 'ky', dh)};",
+        f"{INDENT * 6}const int ix = {tap('ox', sw, left, 'kx', dw)};",
+        *guarded(in_range("iy", h, top, ho, sh, (kh - 1) * dh + 1) + in_range("ix", w, left, wo, sw, (kw - 1) * dw + 1),
+                 f"acc += ({a.acc_t})({_read(a, f'in[{base}c][iy][ix]')}) * {a.weights}[o][c][ky][kx];", 6),
         f"{INDENT * 5}}}", f"{INDENT * 4}}}", f"{INDENT * 3}}}",
         f"{INDENT * 3}out[o][oy][ox] = {a.epilogue};",
         f"{INDENT * 2}}}", f"{INDENT}}}", "}"]
@@ -136,17 +135,18 @@ def _conv_line_buffer(ctx: LayerCtx, a: Arith, lb_bits: int) -> Layer:
     top, left, sw = at.padding[0], at.padding[2], at.stride[1]
     load = f"(y >= 0 && y < {h}) ? ({a.value_t})({_read(a, 'in[c][y][x]')}) : 0"
     body = [
-        f"static {a.value_t} lb[{c}][{kh}][{w}]; /* input rows oy-{top} .. oy-{top}+{kh - 1}, centred */",
+        f"static {a.value_t} lb[{c}][{kh}][{w}]; /* the {kh} input rows output row oy reads, centred */",
         "#pragma HLS ARRAY_PARTITION variable=lb complete dim=2",
         f"for (int c = 0; c < {c}; c++) {{",
         f"{INDENT}for (int r = 1; r < {kh}; r++) {{",
         f"{INDENT * 2}for (int x = 0; x < {w}; x++) {{",
         PIPELINE,
-        f"{INDENT * 3}const int y = r - 1 - {top};",
+        f"{INDENT * 3}const int y = {tap('r', 1, top + 1, '0', 1).replace(' + 0', '')};",
         f"{INDENT * 3}lb[c][r][x] = {load};",
         f"{INDENT * 2}}}", f"{INDENT}}}", "}",
         f"for (int oy = 0; oy < {ho}; oy++) {{",
-        f"{INDENT}const int y = oy + {kh - 1 - top}; /* the input row entering the buffer */",
+        f"{INDENT}const int y = oy + {kh - 1 - top}; /* the input row entering the buffer */" if kh - 1 != top
+        else f"{INDENT}const int y = oy; /* the input row entering the buffer */",
         f"{INDENT}for (int c = 0; c < {c}; c++) {{",
         f"{INDENT * 2}for (int x = 0; x < {w}; x++) {{",
         PIPELINE,
@@ -162,10 +162,8 @@ def _conv_line_buffer(ctx: LayerCtx, a: Arith, lb_bits: int) -> Layer:
         f"{INDENT * 4}for (int ky = 0; ky < {kh}; ky++) {{",
         f"{INDENT * 5}for (int kx = 0; kx < {kw}; kx++) {{",
         PIPELINE,
-        f"{INDENT * 6}const int ix = ox * {sw} - {left} + kx;",
-        f"{INDENT * 6}if (ix >= 0 && ix < {w}) {{",
-        f"{INDENT * 7}acc += ({a.acc_t})lb[c][ky][ix] * {a.weights}[o][c][ky][kx];",
-        f"{INDENT * 6}}}",
+        f"{INDENT * 6}const int ix = {tap('ox', sw, left, 'kx', 1)};",
+        *guarded(in_range("ix", w, left, wo, sw, kw), f"acc += ({a.acc_t})lb[c][ky][ix] * {a.weights}[o][c][ky][kx];", 6),
         f"{INDENT * 5}}}", f"{INDENT * 4}}}", f"{INDENT * 3}}}",
         f"{INDENT * 3}out[o][oy][ox] = {a.epilogue};",
         f"{INDENT * 2}}}", f"{INDENT}}}", "}"]
