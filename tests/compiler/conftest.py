@@ -55,3 +55,26 @@ def mixed_graph() -> Graph:
 def qmodule():
     """``quantize_module`` for tests that build their own small net."""
     return quantize_module
+
+
+class ShuffleBlock(nn.Module):
+    """ShuffleNet v2 style: split (slices), a branch, concat (re-quantizing), channel shuffle
+    (reshape + permute), a strided slice of the spatial axis."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Conv2d(3, 8, 3, padding=1)
+        self.branch = nn.Conv2d(4, 4, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.relu(self.stem(x))
+        a, b = x.chunk(2, dim=1)
+        x = torch.cat([a, torch.relu(self.branch(b))], dim=1)
+        n, c, h, w = x.shape
+        x = x.view(n, 2, c // 2, h, w).transpose(1, 2).reshape(n, c, h, w)
+        return x[:, :, ::2, 1:]
+
+
+@pytest.fixture(scope="session")
+def shuffle_graph() -> Graph:
+    return quantize_module(ShuffleBlock(), (1, 3, 8, 8))

@@ -27,7 +27,24 @@ def test_lenet5_bit_exact_on_edge_int8() -> None:
 
 def test_mixed_ops_bit_exact(mixed_graph) -> None:
     ops = {layer["op"] for layer in _exact(mixed_graph, load_arch("edge-int8")).report["layers"]}
-    assert {"conv2d", "max_pool2d", "avg_pool2d", "add", "sigmoid", "adaptive_avg_pool2d", "linear"} <= ops
+    assert {"conv2d", "conv2d+add", "max_pool2d", "avg_pool2d", "sigmoid", "adaptive_avg_pool2d", "linear"} <= ops
+
+
+def test_add_of_two_non_conv_tensors_is_a_layer_of_its_own(qmodule) -> None:
+    from torch import nn
+
+    class PoolSum(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(3, 8, 3, padding=1)
+
+        def forward(self, x):
+            c = self.conv(x)
+            return nn.functional.relu(nn.functional.max_pool2d(c, 2) + nn.functional.avg_pool2d(c, 2))
+
+    graph = qmodule(PoolSum(), (1, 3, 8, 8))
+    ops = [layer["op"] for layer in _exact(graph, load_arch("edge-int8")).report["layers"]]
+    assert "add" in ops and "relu" not in ops  # the relu is the add's clamp
 
 
 def test_small_buffers_force_many_tiles_and_stay_exact(mixed_graph) -> None:
@@ -49,9 +66,17 @@ def test_tile_that_cannot_fit_names_layer_buffer_and_bytes(qmodule) -> None:
     conv = qmodule(nn.Sequential(nn.Conv2d(128, 4, 3)), (1, 128, 4, 4))
     with pytest.raises(CompileError, match=r"layer '0': the smallest weight tile .* needs 1,152 bytes of WRAM"):
         compile_graph(conv, arch)
-    fc = qmodule(nn.Sequential(nn.Flatten(), nn.Linear(2048, 4)), (1, 2048))
-    with pytest.raises(CompileError, match=r"layer '1': one weight column needs 2,048 bytes of WRAM"):
-        compile_graph(fc, arch)
+
+
+@pytest.mark.parametrize("shape", [(1, 512), (1, 6, 512)])
+def test_linear_cuts_k_into_accumulating_chunks_when_wram_is_small(qmodule, shape) -> None:
+    from torch import nn
+
+    graph = qmodule(nn.Sequential(nn.Linear(512, 40), nn.ReLU()), shape)
+    arch = with_overrides(load_arch("edge-int8"), {"memory.wram_kib": 8})
+    sim = _exact(graph, arch)
+    matmuls = [i for i in sim.compiled.program.code[0] if type(i).__name__ == "MatMul"]
+    assert any(i.accumulate for i in matmuls) and max(i.n for i in matmuls) == 32
 
 
 def test_float_graph_is_refused() -> None:
@@ -78,3 +103,18 @@ def test_program_output_equals_reference_on_given_input(mixed_graph) -> None:
     sim = simulate(mixed_graph, load_arch("edge-int8"), x)
     out = mixed_graph.outputs[0]
     assert np.array_equal(sim.outputs[out], run(mixed_graph, x, "int")[0])
+
+
+def test_concat_split_and_channel_shuffle_bit_exact(shuffle_graph) -> None:
+    ops = {layer["op"] for layer in _exact(shuffle_graph, load_arch("edge-int8")).report["layers"]}
+    assert {"concat", "slice", "permute"} <= ops
+
+
+@pytest.mark.parametrize("fixture", ["mixed_graph", "shuffle_graph"])
+def test_four_cores_bit_exact_with_a_barrier_per_layer(fixture, request) -> None:
+    graph = request.getfixturevalue(fixture)
+    arch = load_arch("edge-int8-4core")
+    sim = _exact(graph, arch)
+    code = sim.compiled.program.code
+    syncs = [sum(type(i).__name__ == "Sync" for i in core) for core in code]
+    assert len(code) == 4 and syncs == [len(sim.compiled.layers)] * 4

@@ -6,9 +6,15 @@ quantisation, layer names by tag) and per-layer facts (MACs, compulsory DRAM byt
 
 Scope today (see the module docstrings of ``lower``): int8 conv2d (any stride, padding,
 dilation, groups), linear, max/avg pooling, global average pooling, LUT activations, add/sub,
-free reshapes, with activations fused into conv/linear/add epilogues. Anything else (float or
-mixed-precision layers, ops without a lowering) is refused with a ``CompileError`` naming the
-node and its op: there is no host-CPU fallback yet.
+concat, slice, permute (DMA copies), free reshapes; exact clamp activations fused into the
+conv/linear/add epilogues and residual adds fused into the conv epilogue
+(``passes.fuse_epilogue``). Anything else (float or mixed-precision layers such as an unfolded
+batch_norm, conv_transpose2d, mul, expand, ...) is refused with a ``CompileError`` naming the node
+and its op: there is no host-CPU fallback yet.
+
+Several cores (``arch.cores``): every layer's tiles are shared out in contiguous shares (conv:
+output-channel tiles first, so each core streams its own weights), each core loads its own
+resident tables, and a ``sync`` on every core ends each layer.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from aics.compiler.lower.common import DTYPES, Emitter, LayerInfo, Lowered, numel
+from aics.compiler.lower.movement import lower_concat, lower_identity_average, lower_permute, lower_slice
 from aics.compiler.lower.vector import lower_add, lower_global_avg, lower_lut, lower_pool
 from aics.compiler.lower.weighted import lower_conv, lower_linear
 from aics.compiler.passes.fuse_epilogue import FusionPlan, clamp_of, plan_epilogues
@@ -57,8 +64,10 @@ def compile_graph(graph: Graph, arch: Arch) -> Compiled:
         e.addr[name] = e.addr[target]
     for low in lowered:
         low.emit(e)
+        e.end_layer()
         e.info.macs, e.info.compulsory_bytes = low.macs, low.compulsory_bytes
-    program = Program(code=(tuple(e.code),), arch_name=arch.name, arch_fingerprint=arch_fingerprint(arch),
+    program = Program(code=tuple(tuple(c) for c in e.code), arch_name=arch.name,
+                      arch_fingerprint=arch_fingerprint(arch),
                       dram=bytes(e.image.data), dram_size=e.image.size, symbols=dict(e.image.symbols),
                       inputs=tuple(_desc(e, n.name, n.name) for n in graph.inputs),
                       outputs=tuple(_desc(e, o, o) for o in graph.outputs),
@@ -89,24 +98,39 @@ def _lower_all(e: Emitter, graph: Graph, fusion: FusionPlan) -> tuple[list[Lower
             lowered.append(lower_conv(e, node, fusion[node.name]))
         elif node.op == "linear":
             lowered.append(lower_linear(e, node, fusion[node.name]))
+        elif node.op == "avg_pool2d" and _global_avg(e, node):
+            lowered.append(lower_global_avg(e, node))
         elif node.op in ("max_pool2d", "avg_pool2d"):
             lowered.append(lower_pool(e, node))
+        elif node.op == "adaptive_avg_pool2d" and node.shape == graph[node.inputs[0]].shape:
+            lowered.append(lower_identity_average(e, node))
         elif node.op in ("adaptive_avg_pool2d", "mean"):
             lowered.append(lower_global_avg(e, node))
         elif node.op in UNARY:
             lowered.append(lower_lut(e, node))
         elif node.op in ("add", "sub"):
             lowered.append(_fused_add(e, graph, node, users, absorbed))
+        elif node.op == "concat":
+            lowered.append(lower_concat(e, node))
+        elif node.op == "slice":
+            lowered.append(lower_slice(e, node))
+        elif node.op == "permute":
+            lowered.append(lower_permute(e, node))
         elif node.op == "reshape" and e.qp(node.name) == e.qp(node.inputs[0]):
             alias[node.name] = alias.get(node.inputs[0], node.inputs[0])
         else:
             raise CompileError(f"node '{node.name}': op '{node.op}' has no DLP lowering yet "
                                f"(host-CPU fallback is not implemented)")
-    outputs = set(graph.outputs)
-    for name in list(alias):
-        if name in outputs:
-            raise CompileError(f"graph output '{name}' is a reshape view; not supported yet")
-    return lowered, alias
+    return lowered, alias  # an output that is a reshape view is described at its target's bytes
+
+
+def _global_avg(e: Emitter, node: Node) -> bool:
+    """An avg_pool2d with other output params whose one window covers the whole input (no padding):
+    the reference's RQ average (TFLite MEAN), the same recipe as a global average."""
+    x = e.graph[node.inputs[0]]
+    a = node.attrs
+    return (e.qp(node.name) != e.qp(x.name) and node.shape[2:] == (1, 1) and a.kernel == x.shape[2:]
+            and not any(a.padding))
 
 
 def _fused_add(e: Emitter, graph: Graph, node: Node, users: dict[str, list[str]], absorbed: set[str]) -> Lowered:

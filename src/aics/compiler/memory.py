@@ -81,8 +81,3 @@ class Arena:
         self.used = end
         self.regions[name] = (start, nbytes)
         return start
-
-
-def fits(sizes: list[int], capacity: int) -> bool:
-    """Whether regions of ``sizes`` fit in ``capacity`` with ``Arena``'s alignment."""
-    return sum(align(s) for s in sizes) <= capacity

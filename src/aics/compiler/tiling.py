@@ -20,14 +20,18 @@ Model. For each candidate (o_t, th, order) that fits::
     matrix_cycles = tiles * gemm_cost(th * Wo, C/G * kh * kw, o_t / G...)   (systolic model)
     estimate      = max(dram_cycles, matrix_cycles)
 
+On several cores the tiles are shared out (contiguous shares, one per core), so matrix time is that of
+the largest share, while the one DRAM channel carries every core's traffic.
+
 (DMA and compute overlap thanks to double buffering, so the slower side bounds the layer; each
 transfer also holds the DRAM channel for its latency, which is why fewer, larger tiles win
 ties.) The cheapest estimate wins; ties go to fewer tiles. When no candidate fits, the smallest
 tile (one group of output channels, one output row) is reported in a ``CompileError`` that names
 the layer, the buffer and the bytes it needs.
 
-Linear layers (``M x K`` activations, ``N`` outputs) are tiled along N only: the activations
-stay resident in NRAM, weight tiles ``K x n_t`` stream through WRAM, double buffered.
+Linear layers (``M x K`` activations, ``N`` outputs) are tiled along N: the activations stay
+resident in NRAM, weight tiles ``K x n_t`` stream through WRAM, double buffered; when a tile as
+wide as the array does not fit, K is chunked too (``linear_tiling``).
 """
 
 from __future__ import annotations
@@ -106,8 +110,10 @@ def _th_candidates(ho: int) -> list[int]:
     return sorted({ceil(ho / n) for n in range(1, ho + 1)})
 
 
-def conv_tiling(layer: str, shape: ConvShape, arch: Arch, nram_reserved: int) -> ConvTiling:
-    """The cheapest tiling of ``shape`` under the module's model (``nram_reserved``: resident tables)."""
+def conv_tiling(layer: str, shape: ConvShape, arch: Arch, nram_reserved: int, epilogue_bytes: int = 0
+                ) -> ConvTiling:
+    """The cheapest tiling of ``shape`` under the module's model (``nram_reserved``: resident tables;
+    ``epilogue_bytes``: extra NRAM per output element of a fused residual add, per buffer set)."""
     nram, wram = arch.memory.nram_kib * 1024 - nram_reserved, arch.memory.wram_kib * 1024
     bpc = Fraction(str(arch.dram.bandwidth_gbps)) / Fraction(str(arch.frequency_ghz))
     latency = arch.dram.latency_cycles
@@ -122,12 +128,14 @@ def conv_tiling(layer: str, shape: ConvShape, arch: Arch, nram_reserved: int) ->
             n_r = ceil(shape.ho / th)
             in_tile = c_t * shape.h_in(th) * shape.w * es
             acc, res = o_t * th * shape.wo * 4, o_t * th * shape.wo * es
+            extra = o_t * th * shape.wo * epilogue_bytes
             in_once = sum(shape.c * shape.h_in(t) * shape.w * es for _, t in _rows(shape.ho, th))
             w_total = shape.o * k * es
-            out_total = shape.o * shape.ho * shape.wo * es
+            out_total = shape.o * shape.ho * shape.wo * es * (2 if epilogue_bytes else 1)
             per_tile = gemm_cost(arch.matrix, th * shape.wo, k, shape.opg if shape.groups > 1 else o_t).cycles
             groups_per_tile = o_t // shape.opg if shape.groups > 1 else 1
-            matrix = n_o * n_r * per_tile * groups_per_tile
+            tiles = n_o * n_r
+            matrix = ceil(tiles / min(arch.cores, tiles)) * per_tile * groups_per_tile  # tiles shared by cores
             for order in ("o_outer", "rows_outer"):
                 if order == "o_outer":
                     w_bufs = 1 if n_o == 1 else 2
@@ -144,7 +152,7 @@ def conv_tiling(layer: str, shape: ConvShape, arch: Arch, nram_reserved: int) ->
                 traffic += out_total
                 if w_bufs * align(w_tile) > wram:
                     continue
-                if i_bufs * align(in_tile) + 2 * (align(acc) + align(res)) > nram:
+                if i_bufs * align(in_tile) + 2 * (align(acc) + align(res) + 3 * align(extra // 3 + 1)) > nram:
                     continue
                 dram = int(traffic / bpc) + moves * latency
                 est = max(dram, matrix)
@@ -177,23 +185,43 @@ def _too_big(layer: str, shape: ConvShape, nram: int, wram: int) -> None:
 class LinearTiling:
     n_t: int
     weight_bufs: int
+    k_t: int  # K chunk: the accumulators add ``ceil(K / k_t)`` matmuls (``k_t = K``: one)
 
 
 def linear_tiling(layer: str, m: int, k: int, n: int, arch: Arch, nram_reserved: int, es: int = 1
                   ) -> LinearTiling:
-    """The widest N tile whose double-buffered weights and results fit (activations resident)."""
+    """The widest N tile whose double-buffered weights and results fit (activations resident).
+
+    A tile narrower than the array (``cols``) wastes columns for all K cycles of its fold, so when
+    full-K weight tiles that wide do not fit WRAM, K is cut into chunks instead (accumulating
+    matmuls) to keep ``n_t`` at the array width."""
     nram, wram = arch.memory.nram_kib * 1024 - nram_reserved, arch.memory.wram_kib * 1024
     free = nram - align(m * k * es)
     if free < 0:
         raise CompileError(f"layer '{layer}': its input ({m}x{k}) needs {m * k * es:,} bytes of NRAM, "
                            f"{nram:,} are free")
     cols = arch.matrix.cols
+
+    def fits(n_t: int, k_t: int) -> bool:
+        bufs = 1 if n_t == n and k_t == k else 2
+        return bufs * align(k_t * n_t * es) <= wram and bufs * (align(m * n_t * 4) + align(m * n_t * es)) <= free
+
     candidates = sorted({n} | {min(n, cols * 2**i) for i in range(16)} | {min(n, 2**i) for i in range(6)},
                         reverse=True)
     for n_t in candidates:
-        bufs = 1 if n_t == n else 2
-        if bufs * align(k * n_t * es) <= wram and bufs * (align(m * n_t * 4) + align(m * n_t * es)) <= free:
-            return LinearTiling(n_t, bufs)
+        if fits(n_t, k):
+            if n_t >= min(n, cols):
+                return LinearTiling(n_t, 1 if n_t == n else 2, k)
+            break
+    n_t = min(n, cols)
+    k_max = (wram // (2 * n_t)) // 64 * 64
+    # equal chunks: a short last chunk would leave the DMA of the next long one waiting on its buffer
+    k_t = min(k_max, align(-(-k // -(-k // max(k_max, 1))), 64)) if k_max >= 64 else 0
+    if k_t >= 64 and fits(n_t, k_t):
+        return LinearTiling(n_t, 2, k_t)
+    for n_t in candidates:
+        if fits(n_t, k):
+            return LinearTiling(n_t, 1 if n_t == n else 2, k)
     if k * es > wram:
         raise CompileError(f"layer '{layer}': one weight column needs {k * es:,} bytes of WRAM, "
                            f"the arch has {wram:,}")

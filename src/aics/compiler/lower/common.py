@@ -15,7 +15,7 @@ import numpy as np
 
 from aics.compiler.memory import Arena, DramImage
 from aics.dlp.arch import Arch
-from aics.dlp.isa import DType, Instr, Loc, Move, Space
+from aics.dlp.isa import DType, Instr, Loc, Move, Space, Sync
 from aics.ir.graph import Graph, Node
 from aics.reference import qtensor as Q
 
@@ -39,11 +39,15 @@ class Emitter:
     arch: Arch
     view: Q.QuantView
     image: DramImage = field(default_factory=DramImage)
-    code: list[Instr] = field(default_factory=list)
+    code: list[list[Instr]] = field(default_factory=list)  # per core
     addr: dict[str, int] = field(default_factory=dict)  # tensor name -> DRAM address
     layers: list[LayerInfo] = field(default_factory=list)
     consts: dict[str, np.ndarray] = field(default_factory=dict)  # int codes of the graph's consts
     tag: int = 0
+    core: int = 0  # the core instructions go to
+
+    def __post_init__(self) -> None:
+        self.code = [[] for _ in range(self.arch.cores)]
 
     def begin(self, name: str, op: str) -> tuple[Arena, Arena]:
         """Start a layer: a new tag and empty NRAM/WRAM arenas."""
@@ -57,7 +61,27 @@ class Emitter:
         return self.layers[-1]
 
     def emit(self, cls: type[Instr], **fields: Any) -> None:
-        self.code.append(cls(tag=self.tag, **fields))
+        self.code[self.core].append(cls(tag=self.tag, **fields))
+
+    def on_cores(self, items: list[Any], prologue: Callable[[], None], body: Callable[[int, Any], None]) -> None:
+        """Split ``items`` (independent tiles) into contiguous shares, one per core: each core runs
+        ``prologue`` (its resident loads: NRAM/WRAM are per core, so the same addresses serve every
+        core) and then ``body(i, item)`` for its share (``i`` counts within the core: double buffers)."""
+        n = len(items)
+        cores = max(1, min(self.arch.cores, n))
+        for k in range(cores):
+            self.core = k
+            prologue()
+            for i, item in enumerate(items[k * n // cores:(k + 1) * n // cores]):
+                body(i, item)
+        self.core = 0
+
+    def end_layer(self) -> None:
+        """A barrier on every core after a layer when there are several cores: the next layer
+        reads from DRAM what all cores wrote (one core needs none: hazards order its accesses)."""
+        if self.arch.cores > 1:
+            for k in range(self.arch.cores):
+                self.code[k].append(Sync(tag=self.tag))
 
     def load(self, src: int, dst: tuple[Space, int], shape: tuple[int, int, int],
              src_strides: tuple[int, int] | None = None) -> None:

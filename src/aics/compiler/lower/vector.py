@@ -46,6 +46,17 @@ def _chunks(total: int, size: int) -> list[tuple[int, int]]:
     return [(i, min(size, total - i)) for i in range(0, total, size)]
 
 
+def _share(total: int, chunk: int, e: Emitter) -> int:
+    """A chunk size that gives every core work: at most ``chunk``, at most total / cores (rounded
+    up to 64 elements so vector rows stay aligned)."""
+    per_core = -(-total // e.arch.cores)
+    return max(1, min(chunk, -(-per_core // 64) * 64 if per_core > 64 else per_core))
+
+
+def _nothing() -> None:
+    return None
+
+
 def lower_pool(e: Emitter, node: Node) -> Lowered:
     _int8(e, node)
     x = e.graph[node.inputs[0]]
@@ -77,13 +88,15 @@ def lower_pool(e: Emitter, node: Node) -> Lowered:
         ins = [nram.alloc(f"in{i}", c_t * h * w) for i in range(2)]
         outs = [nram.alloc(f"out{i}", c_t * ho * wo) for i in range(2)]
         src, dst = em.addr[x.name], em.addr[node.name]
-        for i, (c0, cn) in enumerate(_chunks(c, c_t)):
-            j = i % 2
+
+        def body(i: int, chunk: tuple[int, int]) -> None:
+            (c0, cn), j = chunk, i % 2
             em.load(src + c0 * h * w, (Space.NRAM, ins[j]), (1, 1, cn * h * w))
             em.emit(Pool, mode=PoolMode.AVG if avg else PoolMode.MAX, dtype=DType.INT8, c=cn, h=h, w=w,
                     kernel=a.kernel, src=ins[j], dst=outs[j], stride=a.stride, pad=(t, b, l, r),
                     count_pad=bool(avg and a.count_include_pad), pad_value=zp if avg else 0)
             em.store(outs[j], dst + c0 * ho * wo, (1, 1, cn * ho * wo))
+        em.on_cores(_chunks(c, _share(c, c_t, em)), _nothing, body)
     return Lowered(node, node.name, emit, 0, numel(x.shape) + numel(node.shape))
 
 
@@ -92,7 +105,7 @@ def lower_global_avg(e: Emitter, node: Node) -> Lowered:
     x = e.graph[node.inputs[0]]
     if len(x.shape) != 4 or numel(node.shape) != x.shape[0] * x.shape[1] or x.shape[0] != 1:
         raise CompileError(f"layer '{node.name}': only global average pooling (to 1x1) is lowered")
-    if node.op == "mean" and sorted(a % 4 for a in node.attrs.axes) != [2, 3]:
+    if node.op == "mean" and sorted(ax % 4 for ax in node.attrs.axes) != [2, 3]:
         raise CompileError(f"layer '{node.name}': mean over axes {node.attrs.axes} is not lowered")
     _, c, h, w = x.shape
     count = h * w
@@ -112,14 +125,16 @@ def lower_global_avg(e: Emitter, node: Node) -> Lowered:
         sums = [nram.alloc(f"sum{i}", c_t * 4) for i in range(2)]
         outs = [nram.alloc(f"out{i}", c_t) for i in range(2)]
         src, dst = em.addr[x.name], em.addr[node.name]
-        for i, (c0, cn) in enumerate(_chunks(c, c_t)):
-            j = i % 2
+
+        def body(i: int, chunk: tuple[int, int]) -> None:
+            (c0, cn), j = chunk, i % 2
             em.load(src + c0 * count, (Space.NRAM, ins[j]), (1, 1, cn * count))
             em.emit(Reduce, op=ReduceOp.SUM, dtype=DType.INT8, rows=cn, cols=count, axis=1, src=ins[j], dst=sums[j])
             em.emit(Rescale, n=cn, src=sums[j], dst=outs[j], in_dtype=DType.INT32, dtype=DType.INT8, mult=mult,
                     shift=shift, left_shift=k, in_zp=count * in_a.zero_point, out_zp=out_a.zero_point,
                     qmin=lo, qmax=hi)
             em.store(outs[j], dst + c0, (1, 1, cn))
+        em.on_cores(_chunks(c, _share(c, c_t, em)), _nothing, body)
     return Lowered(node, node.name, emit, 0, numel(x.shape) + numel(node.shape))
 
 
@@ -142,15 +157,17 @@ def lower_lut(e: Emitter, node: Node) -> Lowered:
     def emit(em: Emitter) -> None:
         nram, _ = em.begin(node.name, node.op)
         tab = nram.alloc("lut", 256)
-        em.load(t_addr, (Space.NRAM, tab), (1, 1, 256))
         ins = [nram.alloc(f"in{i}", chunk) for i in range(2)]
         outs = [nram.alloc(f"out{i}", chunk) for i in range(2)]
         src, dst = em.addr[x.name], em.addr[node.name]
-        for i, (p0, n) in enumerate(_chunks(total, chunk)):
-            j = i % 2
+
+        def body(i: int, piece: tuple[int, int]) -> None:
+            (p0, n), j = piece, i % 2
             em.load(src + p0, (Space.NRAM, ins[j]), (1, 1, n))
             em.emit(Lut, n=n, dtype=DType.INT8, src=ins[j], table=tab, dst=outs[j])
             em.store(outs[j], dst + p0, (1, 1, n))
+        em.on_cores(_chunks(total, _share(total, chunk, em)),
+                    lambda: em.load(t_addr, (Space.NRAM, tab), (1, 1, 256)), body)
     return Lowered(node, node.name, emit, 0, 2 * total + 256)
 
 
@@ -176,8 +193,9 @@ def lower_add(e: Emitter, node: Node, output: str, qmin: int | None = None, qmax
         bufs = [{k: nram.alloc(f"{k}{i}", chunk * s) for k, s in (("a", 1), ("b", 1), ("sa", 4), ("sb", 4), ("o", 1))}
                 for i in range(2)]
         pa, pb, dst = em.addr[a_name], em.addr[b_name], em.addr[output]
-        for i, (p0, n) in enumerate(_chunks(total, chunk)):
-            buf = bufs[i % 2]
+
+        def body(i: int, piece: tuple[int, int]) -> None:
+            (p0, n), buf = piece, bufs[i % 2]
             em.load(pa + p0, (Space.NRAM, buf["a"]), (1, 1, n))
             em.load(pb + p0, (Space.NRAM, buf["b"]), (1, 1, n))
             for src, dstb, m, zp in ((buf["a"], buf["sa"], ma, qa.zero_point), (buf["b"], buf["sb"], mb, qb.zero_point)):
@@ -188,4 +206,5 @@ def lower_add(e: Emitter, node: Node, output: str, qmin: int | None = None, qmax
             em.emit(Rescale, n=n, src=buf["sa"], dst=buf["o"], in_dtype=DType.INT32, dtype=DType.INT8, mult=mo[0],
                     shift=mo[1], left_shift=0, in_zp=0, out_zp=qo.zero_point, qmin=lo, qmax=hi)
             em.store(buf["o"], dst + p0, (1, 1, n))
+        em.on_cores(_chunks(total, _share(total, chunk, em)), _nothing, body)
     return Lowered(node, output, emit, 0, 3 * total)

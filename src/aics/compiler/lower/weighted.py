@@ -7,12 +7,13 @@ strided DMA brings the input rows (halo included, all channels of the tile's gro
 ``conv`` instruction computes the int32 accumulators (the tile's share of the layer's zero
 padding given as its ``pad``, the input zero point as ``a_offset``), one ``requant`` applies bias,
 multiplier, shift, output zero point and the fused clamp per row (= output channel), one strided
-DMA stores the int8 rows. Loads alternate between two buffers (double buffering), so the
+DMA stores the int8 rows. A fused residual add (``Epilogue.add``) loads the residual's tile too
+and runs TFLite ADD on it before the store (three ``rescale`` + one ``eltwise``). Loads alternate between two buffers (double buffering), so the
 simulator overlaps the DMA of tile i+1 with the compute of tile i; the loop order is the tiling's.
 
-linear. ``x (M, K) @ W.T``: weights are stored as (K, n_t) blocks in tile order (each ``W[n0:n1].T``
-contiguous), the activations stay resident, one ``matmul`` + one ``requant`` (channel = column)
-per tile.
+linear. ``x (M, K) @ W.T``: weights are stored as (k_t, n_t) blocks in tile order (N tile major,
+then K chunk: each ``W[n0:n1, k0:k1].T`` contiguous), the activations stay resident (K-chunk major),
+one ``matmul`` per K chunk (accumulating) + one ``requant`` (channel = column) per N tile.
 """
 
 from __future__ import annotations
@@ -23,10 +24,10 @@ from aics.compiler.lower.common import Emitter, Lowered, numel
 from aics.compiler.memory import Arena
 from aics.compiler.passes.fuse_epilogue import Epilogue
 from aics.compiler.tiling import ConvShape, ConvTiling, conv_tiling, linear_tiling
-from aics.dlp.isa import Bcast, Conv, DType, MatMul, Requant, Space
+from aics.dlp.isa import Bcast, Conv, DType, EltOp, Eltwise, MatMul, Requant, Rescale, Space
 from aics.errors import CompileError
 from aics.ir.graph import Node
-from aics.numerics import quantize_multipliers
+from aics.numerics import quantize_multiplier, quantize_multipliers
 from aics.reference import qtensor as Q
 from aics.reference.int_ops import bias_codes
 
@@ -46,6 +47,24 @@ def _tables(e: Emitter, node: Node, n_out: int) -> np.ndarray:
     return np.concatenate([bias, mult.ravel(), shift.ravel()])
 
 
+class _Slots:
+    """Which buffer of a double (or single) buffer holds which tile, on the current core."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.reset()
+
+    def reset(self) -> None:
+        self.slot, self.key = -1, None
+
+    def get(self, key: object) -> tuple[int, bool]:
+        """(slot holding ``key``, whether it must be loaded first)."""
+        if key == self.key:
+            return self.slot, False
+        self.slot, self.key = (self.slot + 1) % self.count, key
+        return self.slot, True
+
+
 def lower_conv(e: Emitter, node: Node, epi: Epilogue) -> Lowered:
     x, w = e.graph[node.inputs[0]], e.graph[node.inputs[1]]
     a = node.attrs
@@ -58,42 +77,68 @@ def lower_conv(e: Emitter, node: Node, epi: Epilogue) -> Lowered:
     weights = e.consts[w.name]
     w_addr = e.image.add(f"{node.name}.weight", weights, DType.INT8)
     t_addr = e.image.add(f"{node.name}.tables", tables, DType.INT32)
-    tiling = conv_tiling(node.name, shape, e.arch, 12 * o + 64)
+    tiling = conv_tiling(node.name, shape, e.arch, 12 * o + 64, 9 if epi.add else 0)
+    add = _add_fields(e, epi) if epi.add else None
     macs = o * shape.ho * shape.wo * cpg * kh * kw
     compulsory = weights.size + tables.size * 4 + numel(x.shape) + numel(node.shape)
     zp_x = e.qp(x.name).zero_point[0]
     out_zp = Q.affine(e.qp(epi.output)).zero_point
+    if epi.add:
+        compulsory += numel(node.shape)  # the residual read
 
     def emit(em: Emitter) -> None:
-        nram, wram = em.begin(epi.output, "conv2d")
+        nram, wram = em.begin(epi.writes, "conv2d+add" if epi.add else "conv2d")
         _emit_conv(em, nram, wram, shape, tiling, a.padding, zp_x, out_zp, epi,
-                   em.addr[x.name], em.addr[epi.output], w_addr, t_addr)
-    return Lowered(node, epi.output, emit, macs, compulsory)
+                   em.addr[x.name], em.addr[epi.writes], w_addr, t_addr,
+                   None if add is None else (em.addr[epi.residual], add))
+    return Lowered(node, epi.writes, emit, macs, compulsory)
+
+
+def _add_fields(e: Emitter, epi: Epilogue) -> dict[str, dict[str, int]]:
+    """The three ``rescale`` instructions of TFLite ADD (``int_elementwise._add_sub``, int8: left 20):
+    the conv result ``a`` and the residual ``b`` to int32, then the sum to the add's output."""
+    qa, qb, qo = (Q.affine(e.qp(n)) for n in (epi.output, epi.residual, epi.add))
+    left = 20
+    twice = 2.0 * max(qa.scale, qb.scale)
+    ma, mb = quantize_multiplier(qa.scale / twice), quantize_multiplier(qb.scale / twice)
+    mo = quantize_multiplier(twice / ((1 << left) * qo.scale))
+    return {"a": dict(mult=ma[0], shift=ma[1], left_shift=left, in_zp=qa.zero_point, out_zp=0),
+            "b": dict(mult=mb[0], shift=mb[1], left_shift=left, in_zp=qb.zero_point, out_zp=0),
+            "o": dict(mult=mo[0], shift=mo[1], left_shift=0, in_zp=0, out_zp=qo.zero_point,
+                      qmin=epi.add_qmin, qmax=epi.add_qmax)}
 
 
 def _emit_conv(e: Emitter, nram: Arena, wram: Arena, s: ConvShape, t: ConvTiling,
                pads: tuple[int, int, int, int], zp_x: int, out_zp: int, epi: Epilogue,
-               x_addr: int, y_addr: int, w_addr: int, t_addr: int) -> None:
+               x_addr: int, y_addr: int, w_addr: int, t_addr: int,
+               residual: tuple[int, dict[str, dict[str, int]]] | None = None) -> None:
     o = s.o
     k = s.cpg * s.kh * s.kw
     tab = nram.alloc("tables", 12 * o)
-    e.load(t_addr, (Space.NRAM, tab), (1, 1, 12 * o))
     in_tile = s.c_in(t.o_t) * s.h_in(t.th) * s.w
     ibufs = [nram.alloc(f"in{i}", in_tile) for i in range(t.input_bufs)]
     wbufs = [wram.alloc(f"w{i}", t.o_t * k) for i in range(t.weight_bufs)]
     accs = [nram.alloc(f"acc{i}", t.o_t * t.th * s.wo * 4) for i in range(2)]
     ress = [nram.alloc(f"res{i}", t.o_t * t.th * s.wo) for i in range(2)]
+    tile_elems = t.o_t * t.th * s.wo
+    if residual is not None:
+        rbufs = [nram.alloc(f"resid{i}", tile_elems) for i in range(2)]
+        sums = [(nram.alloc(f"sa{i}", 4 * tile_elems), nram.alloc(f"sb{i}", 4 * tile_elems)) for i in range(2)]
     o_tiles, r_tiles = t.o_tiles(s), t.row_tiles(s)
     pt, _, pl, pr = pads
     sh, dh = s.stride[0], s.dilation[0]
-    state = {"w": -1, "wkey": None, "i": -1, "ikey": None, "t": 0}
+    wslots, islots = _Slots(len(wbufs)), _Slots(len(ibufs))
+
+    def prologue() -> None:  # per core: its tables, and no weight or input tile loaded yet
+        e.load(t_addr, (Space.NRAM, tab), (1, 1, 12 * o))
+        wslots.reset()
+        islots.reset()
 
     def weights(o0: int, on: int) -> int:
-        if state["wkey"] != o0:
-            state["w"] = (state["w"] + 1) % len(wbufs)
-            state["wkey"] = o0
-            e.load(w_addr + o0 * k, (Space.WRAM, wbufs[state["w"]]), (1, 1, on * k))
-        return wbufs[state["w"]]
+        slot, load = wslots.get(o0)
+        if load:
+            e.load(w_addr + o0 * k, (Space.WRAM, wbufs[slot]), (1, 1, on * k))
+        return wbufs[slot]
 
     def inputs(o0: int, on: int, y0: int, rows: int) -> tuple[int, int, int, int, int]:
         start = y0 * sh - pt
@@ -101,19 +146,17 @@ def _emit_conv(e: Emitter, nram: Arena, wram: Arena, s: ConvShape, t: ConvTiling
         lo, hi = max(start, 0), min(end, s.h)
         c0 = 0 if s.groups == 1 else o0 // s.opg * s.cpg
         cn = s.c_in(on)
-        key = (c0, cn, lo, hi)
-        if state["ikey"] != key:
-            state["i"] = (state["i"] + 1) % len(ibufs)
-            state["ikey"] = key
-            e.load(x_addr + c0 * s.h * s.w + lo * s.w, (Space.NRAM, ibufs[state["i"]]),
+        slot, load = islots.get((c0, cn, lo, hi))
+        if load:
+            e.load(x_addr + c0 * s.h * s.w + lo * s.w, (Space.NRAM, ibufs[slot]),
                    (1, cn, (hi - lo) * s.w), src_strides=(0, s.h * s.w))
-        return ibufs[state["i"]], cn, hi - lo, lo - start, end - hi
+        return ibufs[slot], cn, hi - lo, lo - start, end - hi
 
-    def tile(o0: int, on: int, y0: int, rows: int) -> None:
+    def tile(i: int, item: tuple[int, int, int, int]) -> None:
+        o0, on, y0, rows = item
         wbuf = weights(o0, on)
         ibuf, cn, h, ptop, pbot = inputs(o0, on, y0, rows)
-        j = state["t"] % 2
-        state["t"] += 1
+        j = i % 2
         e.emit(Conv, c=cn, h=h, w=s.w, o=on, kernel=(s.kh, s.kw), inp=ibuf, wgt=wbuf, out=accs[j],
                dtype=DType.INT8, stride=s.stride, dilation=s.dilation, pad=(ptop, pbot, pl, pr),
                groups=cn // s.cpg if s.groups > 1 else 1, a_offset=zp_x)
@@ -121,16 +164,22 @@ def _emit_conv(e: Emitter, nram: Arena, wram: Arena, s: ConvShape, t: ConvTiling
         e.emit(Requant, rows=on, cols=n, src=accs[j], bias=tab + 4 * o0, mult=tab + 4 * (o + o0),
                shift=tab + 4 * (2 * o + o0), dst=ress[j], dtype=DType.INT8, channel=Bcast.ROW,
                out_zp=out_zp, qmin=epi.qmin, qmax=epi.qmax)
-        e.store(ress[j], y_addr + o0 * s.ho * s.wo + y0 * s.wo, (1, on, n), dst_strides=(0, s.ho * s.wo))
+        where = o0 * s.ho * s.wo + y0 * s.wo
+        if residual is not None:
+            r_addr, f = residual
+            (sa, sb), count = sums[j], on * n
+            e.load(r_addr + where, (Space.NRAM, rbufs[j]), (1, on, n), src_strides=(0, s.ho * s.wo))
+            e.emit(Rescale, n=count, src=ress[j], dst=sa, in_dtype=DType.INT8, dtype=DType.INT32, **f["a"])
+            e.emit(Rescale, n=count, src=rbufs[j], dst=sb, in_dtype=DType.INT8, dtype=DType.INT32, **f["b"])
+            e.emit(Eltwise, op=EltOp.ADD, dtype=DType.INT32, rows=1, cols=count, a=sa, b=sb, out=sa)
+            e.emit(Rescale, n=count, src=sa, dst=ress[j], in_dtype=DType.INT32, dtype=DType.INT8, **f["o"])
+        e.store(ress[j], y_addr + where, (1, on, n), dst_strides=(0, s.ho * s.wo))
 
     if t.order == "o_outer":
-        for o0, on in o_tiles:
-            for y0, rows in r_tiles:
-                tile(o0, on, y0, rows)
+        tiles = [(o0, on, y0, rows) for o0, on in o_tiles for y0, rows in r_tiles]
     else:
-        for y0, rows in r_tiles:
-            for o0, on in o_tiles:
-                tile(o0, on, y0, rows)
+        tiles = [(o0, on, y0, rows) for y0, rows in r_tiles for o0, on in o_tiles]
+    e.on_cores(tiles, prologue, tile)
 
 
 def lower_linear(e: Emitter, node: Node, epi: Epilogue) -> Lowered:
@@ -140,7 +189,8 @@ def lower_linear(e: Emitter, node: Node, epi: Epilogue) -> Lowered:
     tables = _tables(e, node, n)
     tiling = linear_tiling(node.name, m, k, n, e.arch, 12 * n + 64)
     weights = e.consts[w.name]
-    blocks = [weights[n0:n0 + tiling.n_t].T.ravel() for n0 in range(0, n, tiling.n_t)]
+    nt, kt = tiling.n_t, tiling.k_t
+    blocks = [weights[n0:n0 + nt, k0:k0 + kt].T.ravel() for n0 in range(0, n, nt) for k0 in range(0, k, kt)]
     w_addr = e.image.add(f"{node.name}.weight", np.concatenate(blocks), DType.INT8)
     t_addr = e.image.add(f"{node.name}.tables", tables, DType.INT32)
     zp_x = e.qp(x.name).zero_point[0]
@@ -150,21 +200,35 @@ def lower_linear(e: Emitter, node: Node, epi: Epilogue) -> Lowered:
     def emit(em: Emitter) -> None:
         nram, wram = em.begin(epi.output, "linear")
         tab = nram.alloc("tables", 12 * n)
-        em.load(t_addr, (Space.NRAM, tab), (1, 1, 12 * n))
         xa = nram.alloc("x", m * k)
-        em.load(em.addr[x.name], (Space.NRAM, xa), (1, 1, m * k))
-        nt = tiling.n_t
-        wbufs = [wram.alloc(f"w{i}", k * nt) for i in range(tiling.weight_bufs)]
+        wbufs = [wram.alloc(f"w{i}", kt * nt) for i in range(tiling.weight_bufs)]
         accs = [nram.alloc(f"acc{i}", m * nt * 4) for i in range(2)]
         ress = [nram.alloc(f"res{i}", m * nt) for i in range(2)]
         y = em.addr[epi.output]
-        for i, n0 in enumerate(range(0, n, nt)):
+        chunks = [(k0, min(kt, k - k0)) for k0 in range(0, k, kt)]
+        loads = [0]
+
+        def prologue() -> None:  # x in K-chunk-major order: chunk c is the contiguous (m, kc) block at m*k0
+            em.load(t_addr, (Space.NRAM, tab), (1, 1, 12 * n))
+            if len(chunks) == 1 or m == 1:
+                em.load(em.addr[x.name], (Space.NRAM, xa), (1, 1, m * k))
+            else:
+                for k0, kc in chunks:
+                    em.load(em.addr[x.name] + k0, (Space.NRAM, xa + m * k0), (1, m, kc), src_strides=(0, k))
+            loads[0] = 0
+
+        def tile(i: int, n0: int) -> None:
             cols = min(nt, n - n0)
-            wb, j = wbufs[i % len(wbufs)], i % 2
-            em.load(w_addr + n0 * k, (Space.WRAM, wb), (1, 1, k * cols))
-            em.emit(MatMul, m=m, k=k, n=cols, a=xa, b=wb, c=accs[j], dtype=DType.INT8, a_offset=zp_x)
+            j = i % 2
+            for c, (k0, kc) in enumerate(chunks):
+                wb = wbufs[loads[0] % len(wbufs)]
+                loads[0] += 1
+                em.load(w_addr + n0 * k + k0 * cols, (Space.WRAM, wb), (1, 1, kc * cols))
+                em.emit(MatMul, m=m, k=kc, n=cols, a=xa + m * k0, b=wb, c=accs[j], dtype=DType.INT8, a_offset=zp_x,
+                        accumulate=c > 0)
             em.emit(Requant, rows=m, cols=cols, src=accs[j], bias=tab + 4 * n0, mult=tab + 4 * (n + n0),
                     shift=tab + 4 * (2 * n + n0), dst=ress[j], dtype=DType.INT8, channel=Bcast.COL,
                     out_zp=out_zp, qmin=epi.qmin, qmax=epi.qmax)
             em.store(ress[j], y + n0, (1, m, cols), dst_strides=(0, n))
+        em.on_cores(list(range(0, n, nt)), prologue, tile)
     return Lowered(node, epi.output, emit, m * k * n, compulsory)
