@@ -50,10 +50,14 @@ def quality(models: list[str], size: int | None, arch_name: str) -> list[dict]:
         row = {"model": name, "input": list(q.inputs[0].shape), "cycles": r["cycles"],
                "bound": r["roofline_bound_cycles"], "kind": r["roofline_bound"], "ratio": r["cycles"] / r["roofline_bound_cycles"],
                "utilization": r["utilization"], "dram_bytes": r["dram_bytes"],
-               "compulsory_bytes": r["compulsory_dram_bytes"], "compile_s": t1 - t0, "timing_s": t2 - t1}
+               "compulsory_bytes": r["compulsory_dram_bytes"], "compile_s": t1 - t0, "timing_s": t2 - t1,
+               # how much of the run the matrix unit is busy: near 1 means the array model, not the
+               # schedule, is what separates the run from the roofline (fold fill/drain, idle columns)
+               "matrix_busy": max(core["matrix"].busy for core in timing.units) / timing.cycles}
         rows.append(row)
         print(f"{name:22s} cycles {row['cycles']:>12,} bound {row['bound']:>12,} ({row['kind']}) "
-              f"ratio {row['ratio']:.3f} util {100 * row['utilization']:.1f}% compile {row['compile_s']:.2f}s "
+              f"ratio {row['ratio']:.3f} util {100 * row['utilization']:.1f}% matrix busy "
+              f"{100 * row['matrix_busy']:.0f}% compile {row['compile_s']:.2f}s "
               f"timing {row['timing_s']:.2f}s", flush=True)
     return rows
 

@@ -65,3 +65,11 @@ class DataError(AicsError):
 
 class PruneError(AicsError):
     """A pruning request that cannot be met: an unreachable target, a plan for another model."""
+
+
+class SweepError(AicsError):
+    """A design-space sweep that cannot run: bad ``--set``, an unusable CSV, an unreachable cluster."""
+
+
+class TraceError(AicsError):
+    """A trace file that is not valid Chrome trace JSON or whose slices overlap on one unit."""

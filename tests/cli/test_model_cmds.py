@@ -99,3 +99,8 @@ def test_demo_runs(capsys, tmp_path):
     code, out, _ = run(capsys, "demo", "--out", str(tmp_path), "--epochs", "2")
     assert code == 0 and "resnet50" in out and "4,089,184,256" in out
     assert "int8 (integer reference)" in out and (tmp_path / "lenet5.q.json").exists()
+    assert "(360/360 outputs bit-exact)" in out and "C simulation (bit-exact)" in out
+    assert "NetAdapt on edge-int8" in out and (tmp_path / "lenet5.pruned.pt").exists()
+    assert (tmp_path / "lenet5.dlp").exists() and (tmp_path / "hls" / "aics_top.c").exists()
+    trace = json.loads((tmp_path / "lenet5.trace.json").read_text())
+    assert any(e.get("ph") == "X" for e in trace["traceEvents"])

@@ -78,3 +78,17 @@ class ShuffleBlock(nn.Module):
 @pytest.fixture(scope="session")
 def shuffle_graph() -> Graph:
     return quantize_module(ShuffleBlock(), (1, 3, 8, 8))
+
+
+ARCHS = ["edge-int8", "edge-int8-4core"]  # one core and four: every lowering must hold on both
+
+
+def simulate_exact(graph: Graph, arch, seed: int = 0):
+    """Compile + simulate ``graph``; assert bit-exact against the reference and that the DLP ran
+    every layer (no host fallback)."""
+    from aics.compiler.workflow import simulate
+
+    sim = simulate(graph, arch, seed=seed)
+    assert sim.report["bit_exact"], sim.report["max_abs_diff"]
+    assert not sim.compiled.program.host_ops
+    return sim

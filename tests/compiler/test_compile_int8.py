@@ -79,13 +79,6 @@ def test_linear_cuts_k_into_accumulating_chunks_when_wram_is_small(qmodule, shap
     assert any(i.accumulate for i in matmuls) and max(i.n for i in matmuls) == 32
 
 
-def test_float_graph_is_refused() -> None:
-    from aics.models import load_graph
-
-    with pytest.raises(CompileError, match="not quantized"):
-        compile_graph(load_graph("lenet5", weights=True), load_arch("edge-int8"))
-
-
 def test_arch_changes_move_cycles_in_the_expected_direction(mixed_graph) -> None:
     base = load_arch("edge-int8")
 

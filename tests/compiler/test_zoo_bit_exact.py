@@ -15,7 +15,8 @@ SMALL = (1, 3, 64, 64)
 MODELS = [
     ("lenet5", None), ("resnet18", SMALL), ("resnet50", SMALL), ("mobilenet_v2", SMALL),
     ("mobilenet_v1", (1, 3, 224, 224)), ("shufflenet_v2_x1_0", SMALL), ("squeezenet1_1", SMALL),
-    ("googlenet", SMALL), ("digits_resnet", None),
+    ("googlenet", SMALL), ("digits_resnet", None), ("alexnet", SMALL), ("vgg16", SMALL), ("densenet121", SMALL),
+    ("se_resnet50", SMALL), ("vit_tiny", None), ("conv_autoencoder", None),
 ]
 
 

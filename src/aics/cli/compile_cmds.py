@@ -14,7 +14,7 @@ from aics.errors import AicsError, DataError
 
 _MODEL = typer.Argument(..., help="zoo name, path/to/file.py:factory, model.onnx, checkpoint .pt or quantized IR .json")
 _ARCH = typer.Option(..., "--arch", "-a", help="arch preset name or TOML file")
-_QUANT = typer.Option("int8", "--quant", help="numerics of the program: int8 (fp32 / fixed: not yet)")
+_QUANT = typer.Option("int8", "--quant", help="numerics of the program: int8 or fp32")
 _CALIB = typer.Option("random", "--calib", help="calibration data: random (seeded) or digits")
 _SHAPE = typer.Option(None, "--input-shape", help="override the input shape, e.g. 1x3x64x64")
 
@@ -59,6 +59,7 @@ def run_cmd(
     trace: Optional[Path] = typer.Option(None, "--trace", help="write a Chrome/Perfetto trace (JSON)"),
 ) -> None:
     """Execute a program on the DLP simulator (functional + timing) and print its output and cycles."""
+    from aics.compiler.host_runtime import HostRuntime
     from aics.compiler.workflow import to_codes
     from aics.dlp import sim
     from aics.dlp.arch_io import load_arch
@@ -73,7 +74,7 @@ def run_cmd(
     if len(prog.inputs) != 1:
         raise DataError(f"the program has {len(prog.inputs)} inputs; aics run feeds one")
     desc = prog.inputs[0]
-    result = sim.run(prog, machine, {desc.name: to_codes(x, desc)}, trace=trace)
+    result = sim.run(prog, machine, {desc.name: to_codes(x, desc)}, trace=trace, host=HostRuntime())
     assert result.timing is not None
     out_desc = prog.outputs[0]
     y = result.outputs[out_desc.name]
@@ -134,11 +135,20 @@ def _table(r: dict[str, Any]) -> None:
         table.add_row(layer["name"], layer["op"], f"{layer['cycles']:,}", f"{layer['macs']:,}", layer["bound"],
                       f"{layer['bound_cycles']:,}", str(layer["ratio"]))
     console().print(table)
-    exact = {True: "yes", False: "NO", None: "not checked"}[r["bit_exact"]]
+    if r["bit_exact"] is None:
+        check = "outputs not checked"
+    elif r["quant"] == "fp32":  # float sums in another order: rounding, not bit-exactness, is the question
+        check = f"max |diff| / max |ref| vs the float reference: {r['max_rel_diff']:.2e}"
+    else:
+        check = "bit-exact vs integer reference: " + (
+            "yes" if r["bit_exact"] else f"NO (max |diff| {r['max_abs_diff']})")
     typer.echo(f"MACs {r['macs']:,}  utilization {100 * r['utilization']:.1f} %  DRAM {r['dram_bytes']:,} B  "
                f"roofline bound {r['roofline_bound_cycles']:,} cycles ({r['roofline_bound']}), "
-               f"ratio {r['roofline_ratio']}  bit-exact vs integer reference: {exact}"
-               + (f" (max |diff| {r['max_abs_diff']})" if r["bit_exact"] is False else ""))
+               f"ratio {r['roofline_ratio']}  {check}")
+    if r["host_cycles"]:
+        hosted = [layer["name"] for layer in r["layers"] if layer["bound"] == "host"]
+        typer.echo(f"host CPU: {len(hosted)} layer(s) ({', '.join(hosted[:4])}{', ...' if len(hosted) > 4 else ''}), "
+                   f"{r['host_cycles']:,} cycles of the total")
 
 
 def register(app: typer.Typer) -> None:

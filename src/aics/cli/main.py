@@ -24,9 +24,11 @@ def build_app() -> typer.Typer:
 
 
 def _register_all(app: typer.Typer) -> None:
-    from aics.cli import arch_cmds, asm_cmds, compile_cmds, demo_cmds, hls_cmds, model_cmds, prune_cmds, quant_cmds
+    from aics.cli import (arch_cmds, asm_cmds, compile_cmds, demo_cmds, hls_cmds, model_cmds, prune_cmds, quant_cmds,
+                          report_cmds)
 
-    for module in (model_cmds, arch_cmds, demo_cmds, asm_cmds, quant_cmds, prune_cmds, compile_cmds, hls_cmds):
+    for module in (model_cmds, arch_cmds, demo_cmds, asm_cmds, quant_cmds, prune_cmds, compile_cmds, hls_cmds,
+                   report_cmds):
         module.register(app)
 
 

@@ -5,12 +5,16 @@
 quantisation, layer names by tag) and per-layer facts (MACs, compulsory DRAM bytes) for reports.
 
 Scope today (see the module docstrings of ``lower``): int8 conv2d (any stride, padding,
-dilation, groups), linear, max/avg pooling, global average pooling, LUT activations, add/sub,
-concat, slice, permute (DMA copies), free reshapes; exact clamp activations fused into the
-conv/linear/add epilogues and residual adds fused into the conv epilogue
-(``passes.fuse_epilogue``). Anything else (float or mixed-precision layers such as an unfolded
-batch_norm, conv_transpose2d, mul, expand, ...) is refused with a ``CompileError`` naming the node
-and its op: there is no host-CPU fallback yet.
+dilation, groups), conv_transpose2d (``lower.transpose``), linear, batched matmul and softmax
+(``lower.attention``), max/avg pooling, adaptive average pooling to any size, LUT activations,
+add/sub, broadcasting mul and expand (``lower.broadcast``), batch_norm and layer_norm replaying
+the reference's float32 recipe on the vector unit (``lower.norm``), concat, slice, permute (DMA
+copies), free reshapes; exact clamp activations fused into the conv/linear/add/conv_transpose/
+batch_norm epilogues and residual adds fused into the conv epilogue
+(``passes.fuse_epilogue``). Any other layer (or one of these in a form they do not handle), and
+every layer computing in float numerics (mixed precision, LSTM/GRU, LRN, ...), runs on the host
+CPU (``lower.host``): a ``host`` barrier in the program, its cost from the arch's host model in
+the reports.
 
 Several cores (``arch.cores``): every layer's tiles are shared out in contiguous shares (conv:
 output-channel tiles first, so each core streams its own weights), each core loads its own
@@ -20,15 +24,26 @@ resident tables, and a ``sync`` on every core ends each layer.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
-from aics.compiler.lower.common import DTYPES, Emitter, LayerInfo, Lowered, numel
+from aics.compiler.lower.attention import (
+    lower_matmul, lower_softmax, matmul_on_dlp, softmax_on_dlp,
+)
+from aics.compiler.lower.broadcast import expand_on_dlp, lower_expand, lower_mul, mul_on_dlp
+from aics.compiler.lower.common import Emitter, LayerInfo, Lowered, numel
+from aics.compiler.lower.float32 import as_float32, lower_float, plan_float
+from aics.compiler.lower.host import describe, lower_host, tensor_dtype
 from aics.compiler.lower.movement import lower_concat, lower_identity_average, lower_permute, lower_slice
-from aics.compiler.lower.vector import lower_add, lower_global_avg, lower_lut, lower_pool
+from aics.compiler.lower.norm import lower_batch_norm, lower_layer_norm, norm_on_dlp
+from aics.compiler.lower.transpose import conv_transpose_on_dlp, lower_conv_transpose
+from aics.compiler.lower.vector import (
+    adaptive_on_dlp, lower_adaptive_avg, lower_add, lower_global_avg, lower_lut, lower_pool,
+)
 from aics.compiler.lower.weighted import lower_conv, lower_linear
 from aics.compiler.passes.fuse_epilogue import FusionPlan, clamp_of, plan_epilogues
-from aics.compiler.pipeline import QUANT_PIPELINE, PassRecord, optimize
+from aics.compiler.pipeline import FLOAT_PIPELINE, QUANT_PIPELINE, PassRecord, optimize
 from aics.dlp.arch import Arch
-from aics.dlp.program import Program, TensorDesc, arch_fingerprint
+from aics.dlp.program import Program, arch_fingerprint
 from aics.errors import CompileError
 from aics.ir.graph import Graph, Node
 from aics.reference import qtensor as Q
@@ -47,19 +62,18 @@ class Compiled:
 
 
 def compile_graph(graph: Graph, arch: Arch) -> Compiled:
-    """Compile a quantized ``graph`` for ``arch`` (batch 1, int8)."""
-    if not graph.quant:
-        raise CompileError(f"graph '{graph.name}' is not quantized: the compiler lowers int8 graphs "
-                           f"(fp32 programs are not implemented yet); quantize it first")
-    graph, records = optimize(graph, QUANT_PIPELINE)
+    """Compile ``graph`` for ``arch`` (batch 1): an int8 program from a quantized graph, an fp32
+    program from a float one."""
+    float32 = not graph.quant  # a float graph: an fp32 program (``lower.float32``)
+    graph, records = optimize(graph, FLOAT_PIPELINE if float32 else QUANT_PIPELINE)
+    if float32:
+        graph = as_float32(graph)
     view = Q.QuantView(graph)
-    fusion = plan_epilogues(graph)
+    fusion = {} if float32 else plan_epilogues(graph)
     e = Emitter(graph, arch, view, consts=dict(quantized_consts(graph)))
-    lowered, alias = _lower_all(e, graph, fusion)
-    for node in graph.inputs:
-        e.addr[node.name] = e.image.place(node.name, numel(node.shape))
-    for low in lowered:
-        e.addr[low.output] = e.image.place(low.output, numel(graph[low.output].shape))
+    lowered, alias = _lower_float32(e, graph) if float32 else _lower_all(e, graph, fusion)
+    for name in [n.name for n in graph.inputs] + [low.output for low in lowered]:
+        e.addr[name] = e.image.place(name, numel(graph[name].shape) * tensor_dtype(e.qp(name), graph[name]).size)
     for name, target in alias.items():
         e.addr[name] = e.addr[target]
     for low in lowered:
@@ -69,17 +83,30 @@ def compile_graph(graph: Graph, arch: Arch) -> Compiled:
     program = Program(code=tuple(tuple(c) for c in e.code), arch_name=arch.name,
                       arch_fingerprint=arch_fingerprint(arch),
                       dram=bytes(e.image.data), dram_size=e.image.size, symbols=dict(e.image.symbols),
-                      inputs=tuple(_desc(e, n.name, n.name) for n in graph.inputs),
-                      outputs=tuple(_desc(e, o, o) for o in graph.outputs),
-                      layers={info.tag: info.name for info in e.layers})
+                      inputs=tuple(describe(e, n.name, n.name) for n in graph.inputs),
+                      outputs=tuple(describe(e, o, o) for o in graph.outputs),
+                      layers={info.tag: info.name for info in e.layers}, host_ops=tuple(e.host_ops))
     return Compiled(program, graph, tuple(e.layers), records, fusion)
 
 
-def _desc(e: Emitter, name: str, tensor: str) -> TensorDesc:
-    node = e.graph[tensor]
-    qp = e.qp(tensor)
-    a = Q.affine(qp)
-    return TensorDesc(name, e.addr[tensor], node.shape, DTYPES[qp.dtype], float(a.scale), int(a.zero_point))
+def _lower_float32(e: Emitter, graph: Graph) -> tuple[list[Lowered], dict[str, str]]:
+    plan = plan_float(graph)
+    absorbed: set[str] = set()  # clamps fused into a conv/linear that the DLP runs
+    lowered: list[Lowered] = []
+    alias: dict[str, str] = {}
+    for node in graph.nodes:
+        if node.op in ("input", "const") or node.name in absorbed:
+            continue
+        if node.op == "reshape":
+            alias[node.name] = alias.get(node.inputs[0], node.inputs[0])
+            continue
+        low = lower_float(e, node, plan)
+        if low is None and node.name in plan:  # the host runs the conv/linear alone: its clamps stay layers
+            plan = {**plan, node.name: (node.name, -float("inf"), float("inf"), ())}
+        elif node.name in plan:
+            absorbed.update(plan[node.name][3])
+        lowered.append(low if low is not None else lower_host(e, node, "no fp32 lowering"))
+    return lowered, alias
 
 
 def _lower_all(e: Emitter, graph: Graph, fusion: FusionPlan) -> tuple[list[Lowered], dict[str, str]]:
@@ -91,10 +118,13 @@ def _lower_all(e: Emitter, graph: Graph, fusion: FusionPlan) -> tuple[list[Lower
         if node.op in ("input", "const") or node.name in absorbed:
             continue
         mode = compute_mode(node, e.view)
-        if mode != "int":
-            raise CompileError(f"node '{node.name}' ({node.op}) computes in {mode} numerics: only int8 layers "
-                               f"lower to the DLP (host-CPU fallback is not implemented)")
-        if node.op == "conv2d":
+        if norm_on_dlp(e, node) and node.op == "batch_norm":  # the reference's float32 recipe, on the DLP
+            lowered.append(_fused_clamp(e, graph, node, users, absorbed, lower_batch_norm))
+        elif norm_on_dlp(e, node):
+            lowered.append(lower_layer_norm(e, node))
+        elif mode != "int":
+            lowered.append(lower_host(e, node, f"{mode} numerics"))
+        elif node.op == "conv2d":
             lowered.append(lower_conv(e, node, fusion[node.name]))
         elif node.op == "linear":
             lowered.append(lower_linear(e, node, fusion[node.name]))
@@ -104,12 +134,24 @@ def _lower_all(e: Emitter, graph: Graph, fusion: FusionPlan) -> tuple[list[Lower
             lowered.append(lower_pool(e, node))
         elif node.op == "adaptive_avg_pool2d" and node.shape == graph[node.inputs[0]].shape:
             lowered.append(lower_identity_average(e, node))
+        elif node.op == "adaptive_avg_pool2d" and tuple(node.shape[2:]) != (1, 1) and adaptive_on_dlp(e, node):
+            lowered.append(lower_adaptive_avg(e, node))
         elif node.op in ("adaptive_avg_pool2d", "mean"):
             lowered.append(lower_global_avg(e, node))
         elif node.op in UNARY:
             lowered.append(lower_lut(e, node))
         elif node.op in ("add", "sub"):
             lowered.append(_fused_add(e, graph, node, users, absorbed))
+        elif node.op == "mul" and mul_on_dlp(e, node):
+            lowered.append(lower_mul(e, node))
+        elif node.op == "expand" and expand_on_dlp(e, node):
+            lowered.append(lower_expand(e, node))
+        elif node.op == "matmul" and matmul_on_dlp(e, node):
+            lowered.append(lower_matmul(e, node))
+        elif node.op == "softmax" and softmax_on_dlp(e, node):
+            lowered.append(lower_softmax(e, node))
+        elif node.op == "conv_transpose2d" and conv_transpose_on_dlp(e, node):
+            lowered.append(_fused_clamp(e, graph, node, users, absorbed, lower_conv_transpose))
         elif node.op == "concat":
             lowered.append(lower_concat(e, node))
         elif node.op == "slice":
@@ -119,8 +161,7 @@ def _lower_all(e: Emitter, graph: Graph, fusion: FusionPlan) -> tuple[list[Lower
         elif node.op == "reshape" and e.qp(node.name) == e.qp(node.inputs[0]):
             alias[node.name] = alias.get(node.inputs[0], node.inputs[0])
         else:
-            raise CompileError(f"node '{node.name}': op '{node.op}' has no DLP lowering yet "
-                               f"(host-CPU fallback is not implemented)")
+            lowered.append(lower_host(e, node, "no DLP lowering"))
     return lowered, alias  # an output that is a reshape view is described at its target's bytes
 
 
@@ -135,6 +176,13 @@ def _global_avg(e: Emitter, node: Node) -> bool:
 
 def _fused_add(e: Emitter, graph: Graph, node: Node, users: dict[str, list[str]], absorbed: set[str]) -> Lowered:
     """add/sub with a following exact clamp activation (residual add + relu) in its last rescale."""
+    return _fused_clamp(e, graph, node, users, absorbed, lower_add)
+
+
+def _fused_clamp(e: Emitter, graph: Graph, node: Node, users: dict[str, list[str]], absorbed: set[str],
+                 lower: Callable[[Emitter, Node, str, int | None, int | None], Lowered]) -> Lowered:
+    """``lower(e, node, output, qmin, qmax)`` with a following exact clamp activation (relu), when
+    it is the node's only reader, computed by the layer's last rescale/requant."""
     out, qmin, qmax = node.name, None, None
     if len(users[node.name]) == 1 and node.name not in graph.outputs:
         nxt = users[node.name][0]
@@ -142,4 +190,4 @@ def _fused_add(e: Emitter, graph: Graph, node: Node, users: dict[str, list[str]]
         if clamp is not None:
             out, (qmin, qmax) = nxt, clamp
             absorbed.add(nxt)
-    return lower_add(e, node, out, qmin, qmax)
+    return lower(e, node, out, qmin, qmax)

@@ -1,12 +1,14 @@
 """The compile + simulate report: cycles against the roofline lower bound, per layer and in total.
 
 Roofline lower bound (issue 5): ``max(MACs / peak MACs per cycle, compulsory DRAM bytes / DRAM bytes
-per cycle)`` with the chip's peak (all cores, int8). Compulsory bytes of the whole network are
-what any schedule must move: every weight and table once, the network input once and its outputs
-once (intermediate activations could in principle stay on chip, so they are not counted). A
-layer's own bound counts its weights, tables, input and output once (activations go through DRAM
-between layers in this compiler); the layer is ``compute``-bound when its MAC time is the larger
-of the two, ``memory``-bound otherwise.
+per cycle)`` with the chip's peak (all cores, int8), plus the cycles of the layers the host CPU
+runs (the cores wait for them, so no schedule avoids that time). Compulsory bytes of the whole
+network are what any schedule must move: every weight and table once, the network input once and
+its outputs once (intermediate activations could in principle stay on chip, so they are not
+counted). A layer's own bound counts its weights, tables, input and output once (activations go
+through DRAM between layers in this compiler); the layer is ``compute``-bound when its MAC time is
+the larger of the two, ``memory``-bound otherwise; a layer run by the host CPU is ``host``-bound
+(its bound is the host model's time).
 """
 
 from __future__ import annotations
@@ -46,12 +48,15 @@ def summary(compiled: Compiled, timing: TimingReport, arch: Arch) -> dict[str, A
     """The ``aics simulate --format json`` object (without the bit-exactness fields)."""
     macs = sum(info.macs for info in compiled.layers)
     bound, kind = roofline_cycles(macs, network_compulsory_bytes(compiled), arch)
+    bound += timing.host_cycles  # host layers run while the cores wait: no schedule avoids that time
     by_tag = {layer.tag: layer for layer in timing.layers}
     layers = []
     for info in compiled.layers:
         stats = by_tag.get(info.tag)
         l_bound, l_kind = roofline_cycles(info.macs, info.compulsory_bytes, arch)
         cycles = stats.cycles if stats else 0
+        if stats and "host" in stats.busy:  # run by the host CPU: no DLP bound applies
+            l_bound, l_kind = stats.busy["host"], "host"
         layers.append({"name": info.name, "op": info.op, "cycles": cycles, "macs": info.macs,
                        "bound_cycles": l_bound, "bound": l_kind,
                        "ratio": round(cycles / l_bound, 3) if l_bound else None})
@@ -66,6 +71,7 @@ def summary(compiled: Compiled, timing: TimingReport, arch: Arch) -> dict[str, A
         "roofline_bound_cycles": bound,
         "roofline_bound": kind,
         "roofline_ratio": round(timing.cycles / bound, 3) if bound else None,
+        "host_cycles": timing.host_cycles,
         "instructions": timing.instructions,
         "energy_pj": timing.energy_pj,
         "stalls": timing.stalls,

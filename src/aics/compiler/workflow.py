@@ -22,7 +22,7 @@ from aics.errors import CompileError, DataError
 from aics.ir.graph import Graph
 from aics.models import Shape
 
-QUANTS = ("int8",)
+QUANTS = ("int8", "fp32")
 
 
 def float_model(spec: str, input_shape: Shape | None = None) -> tuple[Graph, bool]:
@@ -47,10 +47,20 @@ def float_model(spec: str, input_shape: Shape | None = None) -> tuple[Graph, boo
         return load_graph(spec, input_shape, weights=True), False
 
 
+def random_input(graph: Graph, rng: np.random.Generator, batch: int | None = None) -> np.ndarray:
+    """A seeded input for the graph's (one) input: standard normal, or token ids below the
+    smallest embedding table that reads them."""
+    node = graph.inputs[0]
+    shape = node.shape if batch is None else (batch, *node.shape[1:])
+    if node.dtype.startswith("float"):
+        return rng.standard_normal(shape).astype(np.float32)
+    tables = [graph[n.inputs[1]].shape[0] for n in graph.nodes if n.op == "embedding" and n.inputs[0] == node.name]
+    return rng.integers(0, min(tables, default=2), shape).astype(np.int64)
+
+
 def calibration_inputs(spec: str, graph: Graph, calib: str, size: int, seed: int = 0) -> np.ndarray:
-    shape = graph.inputs[0].shape
     if calib == "random":
-        return np.random.default_rng(seed).standard_normal((size, *shape[1:])).astype(np.float32)
+        return random_input(graph, np.random.default_rng(seed), size)
     if calib == "digits":
         from aics.compress.quant.workflow import load_subject
 
@@ -62,9 +72,9 @@ def calibration_inputs(spec: str, graph: Graph, calib: str, size: int, seed: int
 def quantized_model(spec: str, quant: str = "int8", input_shape: Shape | None = None, calib: str = "random",
                     calib_size: int = 8) -> Graph:
     if quant not in QUANTS:
-        raise CompileError(f"--quant {quant}: only int8 programs are implemented (fp32 and fixed point are not yet)")
+        raise CompileError(f"--quant {quant}: the DLP runs int8 or fp32 programs (fixed point: see aics hls)")
     graph, quantized = float_model(spec, input_shape)
-    if quantized:
+    if quantized or quant == "fp32":  # a float graph compiles to an fp32 program
         return graph
     if len(graph.inputs) != 1:
         raise CompileError(f"model '{spec}' has {len(graph.inputs)} inputs; the compiler handles one")
@@ -91,6 +101,10 @@ def to_codes(x: np.ndarray, desc: Any, Q: Any = None) -> np.ndarray:
         x = x.reshape(desc.shape)
     if x.dtype == desc.dtype.numpy:
         return x
+    if x.dtype.kind in "iu" and desc.dtype.text == "int32" and desc.scale == 1.0 and desc.zero_point == 0:
+        if x.size and (x.min() < -(2**31) or x.max() >= 2**31):
+            raise DataError(f"input '{desc.name}': token ids outside int32")
+        return x.astype(np.int32)  # token ids
     if x.dtype.kind != "f":
         raise DataError(f"input '{desc.name}': expected float data or {desc.dtype.text} codes, got {x.dtype}")
     if not np.all(np.isfinite(x)):
@@ -109,26 +123,32 @@ class Simulation:
 def simulate(qgraph: Graph, arch: Arch, x: np.ndarray | None = None, seed: int = 0, functional: bool = True,
              trace: str | None = None) -> Simulation:
     """Compile, run (timing, and functional unless ``functional=False``) and compare with the
-    integer reference on ``x`` (default: a seeded standard-normal input)."""
+    integer reference on ``x`` (default: a seeded standard-normal input). For a float graph (an
+    fp32 program) the reference is the float one, and ``max_rel_diff`` (max |diff| / max |ref|)
+    says how close the DLP's float sums came (``bit_exact`` is reported as it is)."""
+    from aics.compiler.host_runtime import HostRuntime
     from aics.dlp import sim
     from aics.reference import run
 
     compiled = compile_graph(qgraph, arch)
     if x is None:
-        x = np.random.default_rng(seed).standard_normal(qgraph.inputs[0].shape).astype(np.float32)
+        x = random_input(qgraph, np.random.default_rng(seed))
     inputs = input_codes(compiled, x)
     result = sim.run(compiled.program, arch, inputs if functional else None,
-                     mode="both" if functional else "timing", trace=trace)
+                     mode="both" if functional else "timing", trace=trace, host=HostRuntime())
     assert result.timing is not None
     report = summary(compiled, result.timing, arch)
+    report["quant"] = "int8" if qgraph.quant else "fp32"
     refs: dict[str, np.ndarray] = {}
     outs = dict(result.outputs) if functional else {}
+    report["bit_exact"], report["max_abs_diff"], report["max_rel_diff"] = None, None, None
     if functional:
         ref_list = run(compiled.graph, next(iter(inputs.values())), "int")
         refs = dict(zip(compiled.graph.outputs, ref_list))
-        diffs = [int(np.abs(outs[k].astype(np.int64) - refs[k].astype(np.int64)).max(initial=0)) for k in refs]
+        wide = {k: (outs[k].astype(np.float64), refs[k].astype(np.float64)) for k in refs}
+        diffs = [float(np.abs(a - b).max(initial=0)) for a, b in wide.values()]
         report["bit_exact"] = all(np.array_equal(outs[k], refs[k]) for k in refs)
-        report["max_abs_diff"] = max(diffs, default=0)
-    else:
-        report["bit_exact"], report["max_abs_diff"] = None, None
+        report["max_abs_diff"] = max(diffs, default=0) if report["quant"] == "fp32" else int(max(diffs, default=0))
+        report["max_rel_diff"] = max((d / max(float(np.abs(b).max(initial=0)), 1e-30)
+                                      for d, (_, b) in zip(diffs, wide.values())), default=0.0)
     return Simulation(compiled, outs, refs, report)

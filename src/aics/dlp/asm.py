@@ -269,7 +269,7 @@ def _parse_value(text: str, meta: Any) -> Any:
         space, sep, addr = text.partition(":")
         if space.upper() not in Space.__members__:
             raise ValueError(f"bad ram type '{space}' (expected DRAM, SRAM, NRAM or WRAM)")
-        return Loc(Space[space.upper()], _int_in(addr, "u64") if sep else None)
+        return Loc(Space[space.upper()], _int_in(addr, "u64", address=True) if sep else None)
     if kind == "shape":
         return tuple(_int_in(part, "u32") for part in text.lower().split("x"))
     count, sep, item = _TUPLES[kind]
@@ -279,12 +279,12 @@ def _parse_value(text: str, meta: Any) -> Any:
     return tuple(_int_in(part, item) for part in parts)
 
 
-def _int_in(text: str, kind: str) -> int:
+def _int_in(text: str, kind: str, address: bool = False) -> int:
     value = parse_int(text)
     if value is None:
         raise ValueError(f"expected an integer, got '{text}'")
     lo, hi = INT_KINDS[kind]
-    if kind == "u64":
+    if address:
         hi -= 1  # all ones marks "no address" in the binary
     if not lo <= value <= hi:
         raise ValueError(f"{value} is out of range [{lo}, {hi}]")

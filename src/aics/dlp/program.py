@@ -11,6 +11,7 @@ File layout (little-endian)::
                  META (1)  JSON: arch name and fingerprint, DRAM size, symbols, I/O tensors, layers
                  CODE (2)  u16 core id, then the encoded instructions of that core
                  DRAM (3)  the initial DRAM image (bytes from address 0)
+                 HOST (4)  JSON: the host-op table (ops the host CPU runs at ``host`` instructions)
 
 ``load_program`` refuses anything else with a ``ProgramFormatError`` that names the reason.
 """
@@ -26,14 +27,14 @@ from typing import Any
 
 from aics.dlp.arch import Arch
 from aics.dlp.encoding import decode_all, encode_all
-from aics.dlp.isa import DType, EndLoop, Instr, Loop
+from aics.dlp.isa import DType, EndLoop, HostCall, Instr, Loop
 from aics.errors import ProgramFormatError
 
 MAGIC = b"AICSDLP\0"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the HOST section
 _HEADER = struct.Struct("<8sHHQ32s")
 _SECTION = struct.Struct("<BQ")
-_META, _CODE, _DRAM = 1, 2, 3
+_META, _CODE, _DRAM, _HOST = 1, 2, 3, 4
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,18 @@ class TensorDesc:
 
 
 @dataclass(frozen=True)
+class HostOp:
+    """An op the host CPU runs at a ``host`` instruction: it reads ``inputs`` from DRAM, computes
+    ``payload`` and writes ``outputs``. The payload is opaque to the DLP (the compiler puts the op's
+    IR there and the runtime that executes it knows how to read it)."""
+
+    name: str
+    payload: str
+    inputs: tuple[TensorDesc, ...]
+    outputs: tuple[TensorDesc, ...]
+
+
+@dataclass(frozen=True)
 class Program:
     """Instructions per core (``code[k]`` runs on core k) plus everything needed to run them."""
 
@@ -68,6 +81,7 @@ class Program:
     inputs: tuple[TensorDesc, ...] = ()
     outputs: tuple[TensorDesc, ...] = ()
     layers: dict[int, str] = field(default_factory=dict)  # tag -> layer name
+    host_ops: tuple[HostOp, ...] = ()  # indexed by ``HostCall.op``
 
     def __post_init__(self) -> None:
         tensors = [d.addr + d.nbytes for d in (*self.inputs, *self.outputs)]
@@ -76,6 +90,10 @@ class Program:
             problem = loop_problem(instrs)
             if problem:
                 raise ProgramFormatError(f"core {core}: {problem}")
+            for index, instr in enumerate(instrs):
+                if isinstance(instr, HostCall) and instr.op >= len(self.host_ops):
+                    raise ProgramFormatError(f"core {core}, instruction {index}: host op {instr.op} is not in "
+                                             f"the program's host-op table ({len(self.host_ops)} ops)")
 
     @property
     def cores(self) -> int:
@@ -120,6 +138,10 @@ def dump_program(program: Program) -> bytes:
         sections.append(_section(_CODE, struct.pack("<H", core) + encode_all(instrs)))
     if program.dram:
         sections.append(_section(_DRAM, program.dram))
+    if program.host_ops:
+        ops = [{"name": op.name, "payload": op.payload, "inputs": [_desc_json(d) for d in op.inputs],
+                "outputs": [_desc_json(d) for d in op.outputs]} for op in program.host_ops]
+        sections.append(_section(_HOST, json.dumps(ops, sort_keys=True).encode("utf-8")))
     body = b"".join(sections)
     return _HEADER.pack(MAGIC, FORMAT_VERSION, 0, len(body), hashlib.sha256(body).digest()) + body
 
@@ -171,6 +193,7 @@ def _parse_body(body: bytes) -> Program:
     meta: dict[str, Any] | None = None
     code: dict[int, tuple[Instr, ...]] = {}
     dram = b""
+    host: tuple[HostOp, ...] | None = None
     pos = 0
     while pos < len(body):
         if pos + _SECTION.size > len(body):
@@ -191,13 +214,15 @@ def _parse_body(body: bytes) -> Program:
             code[core] = tuple(decode_all(payload[2:]))
         elif kind == _DRAM and not dram:
             dram = payload
+        elif kind == _HOST and host is None:
+            host = _parse_host(payload)
         else:
             raise ProgramFormatError(f"unexpected section kind {kind} at body byte {start - _SECTION.size}")
     if meta is None:
         raise ProgramFormatError("missing metadata section")
     if sorted(code) != list(range(len(code))):
         raise ProgramFormatError(f"code sections for cores {sorted(code)}, expected 0..{len(code) - 1}")
-    return Program(code=tuple(code[k] for k in range(len(code))), dram=dram, **meta)
+    return Program(code=tuple(code[k] for k in range(len(code))), dram=dram, host_ops=host or (), **meta)
 
 
 def _section(kind: int, payload: bytes) -> bytes:
@@ -234,6 +259,17 @@ def _parse_meta(payload: bytes) -> dict[str, Any]:
     return {"arch_name": meta["arch_name"], "arch_fingerprint": meta["arch_fingerprint"],
             "dram_size": _uint(meta["dram_size"]), "symbols": symbols, "inputs": inputs,
             "outputs": outputs, "layers": layers}
+
+
+def _parse_host(payload: bytes) -> tuple[HostOp, ...]:
+    try:
+        ops = json.loads(payload.decode("utf-8"))
+        if not isinstance(ops, list):
+            raise ValueError("not a list")
+        return tuple(HostOp(_str(op["name"]), _str(op["payload"]), tuple(_parse_desc(d) for d in op["inputs"]),
+                            tuple(_parse_desc(d) for d in op["outputs"])) for op in ops)
+    except (UnicodeDecodeError, ValueError, TypeError, KeyError) as err:
+        raise ProgramFormatError(f"bad host-op table: {err}") from None
 
 
 def _parse_desc(d: Any) -> TensorDesc:

@@ -40,7 +40,7 @@ def format_textbook(instr: Instr) -> str | None:
         return f"compute {instr.type.name} {instr.num}{tag}"
     if isinstance(instr, Loop):
         return f"loop {instr.n}{tag}"
-    if isinstance(instr, (EndLoop, Sync)):
+    if type(instr) in (EndLoop, Sync):  # not HostCall, a Sync with operands
         return instr.MNEMONIC + tag
     return None
 

@@ -85,7 +85,10 @@ class FixedType:
                 c = c + (np.int64(1) << np.int64(drop - 1))
             c = c >> np.int64(drop)
         elif drop < 0:
-            c = c << np.int64(-drop)
+            if self.overflow == "sat":  # codes past this bound saturate anyway; keeps the shift inside int64
+                bound = np.int64(1) << np.int64(max(62 + drop, 0))
+                c = np.clip(c, -bound, bound)
+            c = c << np.int64(-drop)  # wrap: the low bits are exact even if the shift overflows
         return self.apply_overflow(c)
 
     def apply_overflow(self, codes: ArrayLike) -> NDArray[np.int64]:

@@ -226,3 +226,11 @@ def _int_matmul(a: Array, b: Array) -> Array:
     if bound < _EXACT_F64:
         return np.matmul(a.astype(np.float64), b.astype(np.float64)).astype(np.int64)
     return np.matmul(a, b)
+
+
+def softmax_q15(x: Array, table: Array) -> Array:
+    """Integer softmax of each row of ``x`` (rows, cols) with the Q15 exponential ``table``
+    (``aics.numerics.int_softmax``): int32 probabilities in Q0.15."""
+    from aics.numerics.int_softmax import softmax_q15 as rows_q15
+
+    return rows_q15(x, table.astype(np.int64), axis=-1).astype(np.int32)

@@ -80,12 +80,15 @@ def test_prune_with_distillation_table(capsys, trained: Path, tmp_path: Path) ->
 
 @pytest.mark.parametrize("args,message", [
     (["--target-macs", "0.001"], "MAC target 0.001 cannot be reached"),
-    (["--target-latency-ms", "1", "--arch", "edge-int8"], "latency targets need the DLP compiler"),
+    (["--target-latency-ms", "1"], "--target-latency-ms needs --arch"),
+    (["--target-latency-ms", "0.0001", "--arch", "edge-int8"], "latency target 0.0001 ms cannot be reached"),
+    (["--method", "netadapt", "--target-latency-ms", "1", "--arch", "edge-int8"], "is not below the model's"),
+    (["--ratio", "0.5", "--arch", "no-such-arch"], "no-such-arch"),
     (["--ratio", "0.5", "--method", "magic"], "unknown method 'magic'"),
 ])
 def test_bad_requests_exit_2_with_one_line(capsys, trained: Path, tmp_path: Path, args: list[str], message: str) -> None:
     out_path = tmp_path / "x.pt"
-    code, _, err = run(capsys, "prune", str(trained), *args, "-o", str(out_path))
+    code, _, err = run(capsys, "prune", str(trained), *args, "--cache", str(tmp_path / "lut"), "-o", str(out_path))
     assert code == 2 and message in err and err.count("\n") == 1
     assert not out_path.exists()
 
@@ -107,3 +110,46 @@ def test_empty_dataset_is_a_data_error() -> None:
     empty = Split(*(torch.zeros((0, 1, 16, 16)).numpy(), torch.zeros(0).long().numpy()) * 2, 0.0, 1.0, DigitsConfig())
     with pytest.raises(DataError, match="empty"):
         fit(DigitsResNet(), empty, TrainConfig(epochs=1))
+
+
+def _simulated_ms(path: Path) -> float:
+    from aics.compress.prune.dlp_latency import SimulatedLatency
+
+    _, model, _ = load_model(path)
+    return SimulatedLatency("edge-int8").latency_ms(model, (1, 1, 16, 16))
+
+
+def test_netadapt_on_the_simulated_dlp_json(capsys, trained: Path, tmp_path: Path) -> None:
+    lut = tmp_path / "lut"
+    start = _simulated_ms(trained)  # 0.021292 ms (21292 cycles at 1 GHz) on 2026-11-23
+    target = 0.8 * start
+    code, out, _ = run(capsys, "prune", str(trained), "--method", "netadapt", "--target-latency-ms", str(target),
+                       "--arch", "edge-int8", "--cache", str(lut), "--short-finetune-epochs", "0",
+                       "--finetune-epochs", "0", "-o", str(tmp_path / "na.pt"), "--format", "json")
+    assert code == 0
+    r = json.loads(out)
+    assert r["arch"] == "edge-int8" and r["latency_model"].startswith("dlp-simulator")
+    assert r["latency_before_ms"] == pytest.approx(start)
+    assert r["latency_after_ms"] <= target < r["latency_before_ms"]
+    assert r["macs_after"] < r["macs_before"] and r["netadapt_history"]
+    assert r["latency_table"]["path"].startswith(str(lut)) and r["latency_table"]["entries"] > 0
+    assert _simulated_ms(tmp_path / "na.pt") == pytest.approx(r["latency_after_ms"])
+
+
+def test_mac_budget_reports_simulated_latency_with_arch_and_proxy_without(capsys, trained: Path, tmp_path: Path) -> None:
+    base = ["prune", str(trained), "--target-macs", "0.5", "--finetune-epochs", "0", "--format", "json"]
+    code, out, _ = run(capsys, *base, "--arch", "edge-int8", "-o", str(tmp_path / "a.pt"))
+    r = json.loads(out)
+    assert code == 0 and r["latency_after_ms"] < r["latency_before_ms"] and "proxy_latency_before_ms" not in r
+    code, out, _ = run(capsys, *base, "-o", str(tmp_path / "b.pt"))
+    r = json.loads(out)
+    assert code == 0 and "latency_before_ms" not in r and r["latency_model"].startswith("mac-proxy")
+    assert r["proxy_latency_after_ms"] < r["proxy_latency_before_ms"]
+
+
+def test_latency_budget_with_l1(capsys, trained: Path, tmp_path: Path) -> None:
+    target = 0.75 * _simulated_ms(trained)
+    code, out, _ = run(capsys, "prune", str(trained), "--method", "l1", "--target-latency-ms", str(target), "--arch",
+                       "edge-int8", "--finetune-epochs", "0", "-o", str(tmp_path / "l.pt"), "--format", "json")
+    r = json.loads(out)
+    assert code == 0 and r["latency_after_ms"] <= target * 1.02  # the budget search runs on the table estimate

@@ -9,7 +9,8 @@ import torch
 
 from aics.compress.distill import fit
 from aics.errors import PruneError
-from aics.compress.prune.sparse_format import (best_encoding, decode_bitmap, decode_csr, encode_bitmap, encode_csr,
+from aics.numerics.sparse import decode_bitmap, encode_bitmap
+from aics.compress.prune.sparse_format import (best_encoding, decode_csr, encode_csr,
                                                encoded_bytes)
 from aics.compress.prune.sparsity import AgpSchedule, MagnitudeSparsifier
 from aics.data import DigitsConfig, load_digits

@@ -16,6 +16,7 @@ import numpy as np
 from aics.compiler.memory import Arena, DramImage
 from aics.dlp.arch import Arch
 from aics.dlp.isa import DType, Instr, Loc, Move, Space, Sync
+from aics.dlp.program import HostOp
 from aics.ir.graph import Graph, Node
 from aics.reference import qtensor as Q
 
@@ -43,6 +44,7 @@ class Emitter:
     addr: dict[str, int] = field(default_factory=dict)  # tensor name -> DRAM address
     layers: list[LayerInfo] = field(default_factory=list)
     consts: dict[str, np.ndarray] = field(default_factory=dict)  # int codes of the graph's consts
+    host_ops: list[HostOp] = field(default_factory=list)  # layers run by the host CPU (``lower.host``)
     tag: int = 0
     core: int = 0  # the core instructions go to
 

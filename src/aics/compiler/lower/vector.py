@@ -9,6 +9,12 @@ instruction built on the same kernel:
   ``pad_value`` = zp: TFLite AVERAGE_POOL_2D;
 * adaptive_avg_pool2d to 1x1 and mean over H, W: ``reduce`` SUM of the raw codes per channel, then
   ``rescale`` with ``in_zp = count * zp`` (the centred sum), the reference's pre-shift k and M(r/2**k);
+* adaptive_avg_pool2d to any other size (``lower_adaptive_avg``): the centred bin sums are one
+  ``matmul`` of the (channels, H*W) codes with ``a_offset = zp`` by a 0/1 (H*W, bins) membership
+  matrix (PyTorch's bins: start = floor(i*H/Ho), end = ceil((i+1)*H/Ho)), exact; an ``eltwise``
+  MUL by 2**k (the reference's pre-shift, no saturation: |sum| << k < 2**30) and a ``requant``
+  with one multiplier per bin (channel = column) give RQ(sum, s_in / (s_out count)) as the
+  reference's ``requantizer`` does with its per-bin multipliers;
 * activations (relu, sigmoid, ... not fused): ``lut`` with the reference's table;
 * add/sub: TFLite ADD, three ``rescale`` + one ``eltwise`` (int32) per chunk;
 * reshape with equal params: no code, the output aliases the input's DRAM bytes.
@@ -21,14 +27,18 @@ from __future__ import annotations
 
 import numpy as np
 
+from aics.compiler.lower.broadcast import const_address, tensor_address
 from aics.compiler.lower.common import Emitter, Lowered, numel
 from aics.compiler.memory import align
-from aics.dlp.isa import Bcast, DType, EltOp, Eltwise, Lut, Pool, PoolMode, Reduce, ReduceOp, Rescale, Space
+from aics.dlp.isa import (
+    Bcast, DType, EltOp, Eltwise, Lut, MatMul, Pool, PoolMode, Reduce, ReduceOp, Requant, Rescale, Space,
+)
 from aics.errors import CompileError
 from aics.ir.graph import Node
 from aics.numerics import lut as L
-from aics.numerics import quantize_multiplier
+from aics.numerics import quantize_multiplier, quantize_multipliers
 from aics.reference import qtensor as Q
+from aics.reference import windows as WIN
 from aics.reference.functions import UNARY
 
 I32 = (-(2**31), 2**31 - 1)
@@ -187,12 +197,14 @@ def lower_add(e: Emitter, node: Node, output: str, qmin: int | None = None, qmax
     total = numel(node.shape)
     chunk = _stream(e, node, 2, 2 * (1 + 1 + 4 + 4 + 1))
     op = EltOp.ADD if node.op == "add" else EltOp.SUB
+    consts = {name: const_address(e, name) for name in (a_name, b_name)}  # a constant operand: in the image
 
     def emit(em: Emitter) -> None:
         nram, _ = em.begin(output, node.op)
         bufs = [{k: nram.alloc(f"{k}{i}", chunk * s) for k, s in (("a", 1), ("b", 1), ("sa", 4), ("sb", 4), ("o", 1))}
                 for i in range(2)]
-        pa, pb, dst = em.addr[a_name], em.addr[b_name], em.addr[output]
+        pa, pb = (tensor_address(em, name, consts[name]) for name in (a_name, b_name))
+        dst = em.addr[output]
 
         def body(i: int, piece: tuple[int, int]) -> None:
             (p0, n), buf = piece, bufs[i % 2]
@@ -208,3 +220,71 @@ def lower_add(e: Emitter, node: Node, output: str, qmin: int | None = None, qmax
             em.store(buf["o"], dst + p0, (1, 1, n))
         em.on_cores(_chunks(total, _share(total, chunk, em)), _nothing, body)
     return Lowered(node, output, emit, 0, 3 * total)
+
+
+def adaptive_on_dlp(e: Emitter, node: Node) -> bool:
+    """Whether ``lower_adaptive_avg`` handles ``node`` (int8, NCHW, batch 1)."""
+    x = e.graph[node.inputs[0]]
+    names = (x.name, node.name)
+    return (len(x.shape) == 4 and x.shape[0] == 1
+            and all((q := e.qp(n)) is not None and q.dtype == "int8" and not q.per_channel for n in names))
+
+
+def lower_adaptive_avg(e: Emitter, node: Node) -> Lowered:
+    """adaptive_avg_pool2d to any output size (module docstring)."""
+    _int8(e, node)
+    x = e.graph[node.inputs[0]]
+    if len(x.shape) != 4 or x.shape[0] != 1:
+        raise CompileError(f"layer '{node.name}': adaptive average pooling of shape {x.shape} is not lowered")
+    _, c, h, w = x.shape
+    ho, wo = node.shape[2], node.shape[3]
+    (hs, he), (ws, we) = WIN.adaptive_bins(h, ho), WIN.adaptive_bins(w, wo)
+    counts = (he - hs)[:, None] * (we - ws)[None, :]
+    member = np.zeros((h, w, ho, wo), dtype=np.int8)
+    for i in range(ho):
+        for j in range(wo):
+            member[hs[i]:he[i], ws[j]:we[j], i, j] = 1
+    hw, bins = h * w, ho * wo
+    in_qp, out_qp = e.qp(x.name), e.qp(node.name)
+    in_lo, in_hi = Q.code_range(in_qp)
+    k = Q.preshift(int(np.max(counts)) * (in_hi - in_lo))  # as int_elementwise._averaging / requantizer
+    ratio = Q.affine(in_qp).scale / Q.affine(out_qp).scale / np.asarray(counts, dtype=np.float64)
+    mult, shift = quantize_multipliers(np.asarray(ratio, dtype=np.float64) / 2.0**k)
+    tables = np.concatenate([np.zeros(bins, dtype=np.int64), mult.ravel(), shift.ravel(), [1 << k]])
+    m_addr = e.image.add(f"{node.name}.bins", member.reshape(hw, bins), DType.INT8)
+    t_addr = e.image.add(f"{node.name}.tables", tables, DType.INT32)
+    lo, hi = Q.code_range(out_qp)
+    zp, out_zp = Q.affine(in_qp).zero_point, Q.affine(out_qp).zero_point
+    if hw * bins > e.arch.memory.wram_kib * 1024:
+        raise CompileError(f"layer '{node.name}': the bin matrix needs {hw * bins:,} bytes of WRAM, "
+                           f"the arch has {e.arch.memory.wram_kib * 1024:,}")
+    free = e.arch.memory.nram_kib * 1024 - 1024 - 4 * tables.size
+    per_ch = 2 * (align(hw) + align(bins * 4) + align(bins))
+    c_t = min(c, free // per_ch)
+    if c_t < 1:
+        raise CompileError(f"layer '{node.name}': one channel needs {per_ch:,} bytes of NRAM, {free:,} are free")
+
+    def emit(em: Emitter) -> None:
+        nram, wram = em.begin(node.name, node.op)
+        tab = nram.alloc("tables", 4 * tables.size)
+        bmat = wram.alloc("bins", hw * bins)
+        ins = [nram.alloc(f"in{i}", c_t * hw) for i in range(2)]
+        accs = [nram.alloc(f"acc{i}", c_t * bins * 4) for i in range(2)]
+        outs = [nram.alloc(f"out{i}", c_t * bins) for i in range(2)]
+        src, dst = em.addr[x.name], em.addr[node.name]
+
+        def prologue() -> None:
+            em.load(t_addr, (Space.NRAM, tab), (1, 1, 4 * tables.size))
+            em.load(m_addr, (Space.WRAM, bmat), (1, 1, hw * bins))
+
+        def body(i: int, chunk: tuple[int, int]) -> None:
+            (c0, cn), j = chunk, i % 2
+            em.load(src + c0 * hw, (Space.NRAM, ins[j]), (1, 1, cn * hw))
+            em.emit(MatMul, m=cn, k=hw, n=bins, a=ins[j], b=bmat, c=accs[j], dtype=DType.INT8, a_offset=zp)
+            em.emit(Eltwise, op=EltOp.MUL, dtype=DType.INT32, rows=1, cols=cn * bins, a=accs[j],
+                    b=tab + 4 * 3 * bins, out=accs[j], bcast=Bcast.ROW)
+            em.emit(Requant, rows=cn, cols=bins, src=accs[j], bias=tab, mult=tab + 4 * bins, shift=tab + 8 * bins,
+                    dst=outs[j], dtype=DType.INT8, channel=Bcast.COL, out_zp=out_zp, qmin=lo, qmax=hi)
+            em.store(outs[j], dst + c0 * bins, (1, 1, cn * bins))
+        em.on_cores(_chunks(c, _share(c, c_t, em)), prologue, body)
+    return Lowered(node, node.name, emit, 0, numel(x.shape) + numel(node.shape) + hw * bins + 4 * tables.size)

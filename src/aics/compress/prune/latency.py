@@ -1,8 +1,8 @@
 """Latency models for latency budgets and NetAdapt: ``latency_ms(model, input_shape) -> float``.
 
-The DLP compiler and simulator plug in here (a model that compiles the network for an arch and
-returns the simulated time). Until then ``MacProxyLatency`` stands in: MACs over a peak rate plus a
-fixed cost per weighted layer, computed on our IR. Models that can answer from the IR alone also
+``dlp_latency.SimulatedLatency`` compiles the network for an arch and returns the simulated time
+(with a per-layer lookup table). ``MacProxyLatency`` is the fallback when no arch is given: MACs
+over a peak rate plus a fixed cost per weighted layer, computed on our IR. Models that can answer from the IR alone also
 offer ``graph_latency_ms(graph)``, which lets budget searches skip building each candidate model.
 """
 

@@ -3,9 +3,11 @@
 Each iteration asks for a latency drop ``dR`` (shrinking by ``decay`` per iteration). For every
 group ("layer") it proposes the fewest channel removals, lowest importance first, that reach
 ``latency - dR`` on the latency model; each proposal gets a short fine-tune and is scored on held-out
-data; the most accurate proposal wins. Iterations stop at the target latency; the caller then runs
-the long fine-tune. The latency model is pluggable (``latency.LatencyModel``): the DLP simulator's
-lookup table for an arch, or the MAC proxy until the compiler lands.
+data; the most accurate proposal wins and is measured with ``latency.latency_ms`` (for the DLP, a
+direct simulation), so the stop test is on measured latency, not on the estimate that ranked it.
+Iterations stop at the target latency; the caller then runs the long fine-tune. The latency model
+is pluggable (``latency.LatencyModel``): ``dlp_latency.SimulatedLatency`` (the simulator's lookup
+table for an arch) or ``MacProxyLatency`` when no arch is given.
 """
 
 from __future__ import annotations
@@ -82,7 +84,8 @@ def netadapt(model: nn.Module, input_shape: tuple[int, ...], latency: LatencyMod
         if best is None:
             raise PruneError(f"NetAdapt stopped at {current_lat:.4g} ms: no layer can be thinned further "
                              f"(target {target_ms:.4g} ms)")
-        acc, current_lat, current, plan, name, removed = best
+        acc, _, current, plan, name, removed = best
+        current_lat = latency.latency_ms(current, shape)  # the accepted proposal, measured (not estimated)
         keeps = merge_keeps(keeps, plan)
         history.append(NetAdaptStep(it, name, int(removed), float(current_lat), float(acc)))
         step_ms *= decay

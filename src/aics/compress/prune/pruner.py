@@ -75,7 +75,8 @@ def prune_step(model: nn.Module, input_shape: tuple[int, ...], importance: Impor
             base = base_macs or before.macs
             raise PruneError(f"MAC target {budget.macs:.3g} cannot be reached: with every layer keeping at least "
                              f"{min_keep:.3g} of its channels the model keeps {err.best / base:.3g} of its MACs") from None
-        raise
+        raise PruneError(f"latency target {err.target:.4g} ms cannot be reached: with every layer keeping at least "
+                         f"{min_keep:.3g} of its channels the model takes {err.best:.4g} ms") from None
     plan = plan_for(dep, removed)
     after = analyze(pruned_graph(dep, removed)).total
     pruned = apply_removal(dep.model, dep, removed)

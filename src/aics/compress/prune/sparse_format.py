@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from aics.numerics.sparse import bitmap_bytes
+
 FORMATS = ("dense", "bitmap", "csr")
 
 
@@ -31,8 +33,8 @@ def encoded_bytes(w: np.ndarray, fmt: str, elem_bytes: int) -> int:
     n, nnz = int(w.size), int(np.count_nonzero(w))
     if fmt == "dense":
         return n * elem_bytes
-    if fmt == "bitmap":
-        return (n + 7) // 8 + nnz * elem_bytes
+    if fmt == "bitmap":  # the DLP's sparse DMA format (``aics.numerics.sparse``)
+        return bitmap_bytes(n, nnz, elem_bytes)
     if fmt == "csr":
         rows = _rows(w)
         return 4 * (rows.shape[0] + 1) + nnz * (_index_bytes(rows.shape[1]) + elem_bytes)
@@ -44,21 +46,6 @@ def best_encoding(w: np.ndarray, elem_bytes: int) -> tuple[str, int]:
     sizes = [(encoded_bytes(w, f, elem_bytes), k, f) for k, f in enumerate(FORMATS)]
     size, _, fmt = min(sizes)
     return fmt, size
-
-
-def encode_bitmap(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(packed bitmap as uint8, little bit order; non-zero values in row-major order)."""
-    flat = w.ravel()
-    present = flat != 0
-    return np.packbits(present, bitorder="little"), flat[present]
-
-
-def decode_bitmap(bitmap: np.ndarray, values: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    n = int(np.prod(shape))
-    present = np.unpackbits(bitmap, count=n, bitorder="little").astype(bool)
-    out = np.zeros(n, dtype=values.dtype)
-    out[present] = values
-    return out.reshape(shape)
 
 
 def encode_csr(w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

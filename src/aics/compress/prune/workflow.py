@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import inspect
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
@@ -21,7 +21,7 @@ from aics.compress.prune.dependency import DependencyGraph
 from aics.errors import PruneError
 from aics.compress.prune.importance import BNScale, Importance, L1, L2, Random, Taylor, slimming_penalty
 from aics.compress.prune.lasso import Lasso, reconstruct
-from aics.compress.prune.latency import MacProxyLatency
+from aics.compress.prune.latency import LatencyModel, MacProxyLatency
 from aics.compress.prune.plan import PrunePlan
 from aics.compress.prune.pruner import merge_keeps, prune_iterative
 from aics.compress.prune.select import Budget
@@ -45,12 +45,14 @@ class PruneRequest:
     steps: int = 1
     data: str = "digits"
     finetune_epochs: int = 5
+    short_finetune_epochs: int = 1  # per NetAdapt proposal / between iterative steps; 0 = none
     distill: str | None = None
     lr: float = 0.01
     optimizer: str = "sgd"
     seed: int = 0
     input_size: int | None = None
     calib: int = 256  # training examples for Taylor / LASSO statistics
+    cache: str | None = None  # latency lookup-table directory (default: ``dlp_latency.default_cache_dir()``)
     slim_epochs: int = 5
     slim_strength: float = 1e-4
 
@@ -111,18 +113,22 @@ def run(req: PruneRequest) -> PruneOutcome:
     """Prune ``req.model`` as asked; every user error raises an ``AicsError`` subclass."""
     from aics.compress.distill.trainer import DistillConfig, distill, fit
 
+    if req.short_finetune_epochs < 0:
+        raise PruneError(f"--short-finetune-epochs must be >= 0, got {req.short_finetune_epochs}")
     if req.method not in METHODS:
         raise PruneError(f"unknown method '{req.method}' (choose from {', '.join(METHODS)})")
-    if req.target_latency_ms is not None or (req.method == "netadapt" and req.arch is not None):
-        raise PruneError("latency targets need the DLP compiler and simulator, which this build does not have "
-                         "yet; use --target-macs or --ratio")
-    budget = Budget(ratio=req.ratio, macs=req.target_macs)
-    if req.method == "netadapt" and budget.macs is None:
-        raise PruneError("netadapt needs --target-macs (a fraction of the MAC-proxy latency) until the simulator lands")
+    if req.target_latency_ms is not None and req.arch is None:
+        raise PruneError("--target-latency-ms needs --arch (the DLP the latency is simulated on)")
+    budget = Budget(ratio=req.ratio, macs=req.target_macs, latency_ms=req.target_latency_ms)
+    if req.method == "netadapt" and budget.ratio is not None:
+        raise PruneError("netadapt needs --target-latency-ms with --arch, or --target-macs (a fraction of the "
+                         "starting latency)")
+    lat = _latency_model(req)
     model, name, kwargs, shape, split, earlier = _load(req)
     check_arrays(split.x_train, split.y_train, "training data")
     check_arrays(split.x_test, split.y_test, "test data")
     macs0, params0 = _counts(model, shape)
+    lat0 = lat.latency_ms(model, shape)
     acc0 = evaluate(model, split.x_test, split.y_test)
     teacher = copy.deepcopy(model).eval()
     train = TrainConfig(epochs=req.finetune_epochs, optimizer=req.optimizer, lr=req.lr, weight_decay=5e-4,
@@ -130,19 +136,26 @@ def run(req: PruneRequest) -> PruneOutcome:
     if req.method == "slim":  # Network Slimming: sparsify BN scales before ranking them
         fit(model, split, TrainConfig(epochs=req.slim_epochs, optimizer=req.optimizer, lr=req.lr, seed=req.seed),
             lambda x, y, logits: torch.nn.functional.cross_entropy(logits, y) + slimming_penalty(model, req.slim_strength))
-    between = TrainConfig(epochs=1, optimizer=req.optimizer, lr=req.lr, weight_decay=5e-4, seed=req.seed)
+    between = TrainConfig(epochs=req.short_finetune_epochs, optimizer=req.optimizer, lr=req.lr, weight_decay=5e-4,
+                          seed=req.seed)
+
+    def short_fit(m: nn.Module) -> None:
+        fit(m, split, between)
+
+    short = short_fit if req.short_finetune_epochs > 0 else None
     if req.method == "netadapt":
         from aics.compress.prune.netadapt import netadapt
 
-        lat = MacProxyLatency()
         holdout = (split.x_train[-360:], split.y_train[-360:])  # proposals are ranked off the test set
-        res = netadapt(model, shape, lat, budget.macs * lat.latency_ms(model, shape),
-                       lambda m: evaluate(m, *holdout), lambda m: fit(m, split, between), L2, min_keep=req.min_keep)
-        pruned, plan = res.model, res.plan
+        target = budget.latency_ms if budget.latency_ms is not None else budget.macs * lat0  # type: ignore[operator]
+        na = netadapt(model, shape, lat, target, lambda m: evaluate(m, *holdout), short,
+                      L2, min_keep=req.min_keep)
+        pruned, plan, steps = na.model, na.plan, len(na.history)
+        history = [asdict(step) for step in na.history]
     else:
         res = prune_iterative(model, shape, lambda: _importance(req, split), budget, req.steps,
-                              lambda m, _: fit(m, split, between), req.scope, req.min_keep)
-        pruned, plan = res.model, res.plan
+                              (lambda m, _: short_fit(m)) if short else None, req.scope, req.min_keep, lat)
+        pruned, plan, steps, history = res.model, res.plan, req.steps, []
     if req.method == "lasso":
         reconstruct(pruned, teacher, plan, [torch.from_numpy(split.x_train[:req.calib])])
     acc_pruned = evaluate(pruned, split.x_test, split.y_test)
@@ -160,9 +173,34 @@ def run(req: PruneRequest) -> PruneOutcome:
         "macs_fraction": macs1 / macs0 if macs0 else 1.0,
         "accuracy_before": acc0, "accuracy_pruned": acc_pruned,
         "accuracy_after": evaluate(pruned, split.x_test, split.y_test),
-        "finetune_epochs": req.finetune_epochs, "channels_removed": plan.removed,
+        "finetune_epochs": req.finetune_epochs, "channels_removed": plan.removed, "prune_steps": steps,
+        **({"netadapt_history": history} if req.method == "netadapt" else {}),
+        **_latency_report(req, lat, lat0, lat.latency_ms(pruned, shape)),
     }
     return PruneOutcome(pruned, plan, name, kwargs, shape, split, report)
+
+
+def _latency_model(req: PruneRequest) -> LatencyModel:
+    """The simulator's lookup table when an arch is given, the MAC proxy otherwise."""
+    if req.arch is None:
+        return MacProxyLatency()
+    from aics.compress.prune.dlp_latency import SimulatedLatency, default_cache_dir
+
+    return SimulatedLatency(req.arch, req.cache if req.cache is not None else default_cache_dir(), seed=req.seed)
+
+
+def _latency_report(req: PruneRequest, lat: LatencyModel, before: float, after: float) -> dict[str, Any]:
+    """Simulated latencies under their issue-6 names when an arch is given; otherwise the proxy's
+    numbers under ``proxy_*`` names, so a proxy value is never mistaken for a simulated one."""
+    from aics.compress.prune.dlp_latency import SimulatedLatency
+
+    if isinstance(lat, SimulatedLatency):
+        return {"arch": lat.arch.name, "latency_model": f"dlp-simulator ({lat.arch.name}, int8): before/after "
+                "simulated directly, proposals from the per-layer lookup table",
+                "latency_before_ms": before, "latency_after_ms": after,
+                "latency_fraction": after / before if before else 1.0, "latency_table": lat.stats()}
+    return {"arch": None, "latency_model": "mac-proxy (no --arch: MACs / 1024 GMAC/s + 0.1 us per layer)",
+            "proxy_latency_before_ms": before, "proxy_latency_after_ms": after}
 
 
 def _compose(earlier: PrunePlan, plan: PrunePlan, name: str, kwargs: dict[str, Any],

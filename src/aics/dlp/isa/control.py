@@ -58,3 +58,19 @@ class Sync(Instr):
     OPCODE: ClassVar[int] = 0x42
     MNEMONIC: ClassVar[str] = "sync"
     UNIT: ClassVar[Unit] = Unit.CONTROL
+
+
+@dataclass(frozen=True, kw_only=True)
+class HostCall(Sync):
+    """Hand op ``op`` of the program's host-op table to the host CPU for ``cycles`` cycles.
+
+    A barrier like ``sync`` (every core emits it at the same point of its stream): the host reads
+    its inputs from DRAM after everything before the barrier has finished, writes its outputs to
+    DRAM, and only then do the cores go on. ``cycles`` is the compiler's host-model estimate
+    (``arch.host``), so the timing model needs no knowledge of the op itself.
+    """
+
+    OPCODE: ClassVar[int] = 0x43
+    MNEMONIC: ClassVar[str] = "host"
+    op: int = fld("u32")
+    cycles: int = fld("u64")

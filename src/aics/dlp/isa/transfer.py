@@ -72,3 +72,45 @@ class Move(Instr):
             return ()
         z, y, x = self.shape
         return ((loc.space, loc.addr, loc.addr + (z - 1) * strides[0] + (y - 1) * strides[1] + x),)
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoadSparse(Instr):
+    """DMA of a bitmap-encoded tensor (``aics.numerics.sparse``) from DRAM, written dense on chip.
+
+    Reads ``ceil(n / 8) + nnz`` bytes at ``src`` (a DRAM address) (presence bits, then the ``nnz`` non-zero
+    bytes) and writes the ``n`` dense bytes (zeros where a bit is clear) at ``dst`` (NRAM or WRAM):
+    the DRAM channel carries only the encoded bytes (exercise 7.10). Unit: LOAD.
+    """
+
+    OPCODE: ClassVar[int] = 0x04
+    MNEMONIC: ClassVar[str] = "load_sparse"
+    UNIT: ClassVar[Unit] = Unit.LOAD
+    src: Loc = fld("loc")
+    dst: Loc = fld("loc")
+    n: int = fld("u32")
+    nnz: int = fld("u32")
+
+    def _problem(self) -> str | None:
+        if self.src.space != Space.DRAM or self.src.addr is None:
+            return "the source is a DRAM address"
+        if self.dst.space not in (Space.NRAM, Space.WRAM) or self.dst.addr is None:
+            return "the destination is an NRAM or WRAM address"
+        if self.nnz > self.n:
+            return f"nnz {self.nnz} exceeds n {self.n}"
+        return None
+
+    @property
+    def encoded_bytes(self) -> int:
+        return (self.n + 7) // 8 + self.nnz
+
+    def reads(self) -> tuple[Range, ...]:
+        assert self.src.addr is not None
+        return ((Space.DRAM, self.src.addr, self.src.addr + self.encoded_bytes),)
+
+    def writes(self) -> tuple[Range, ...]:
+        assert self.dst.addr is not None
+        return ((self.dst.space, self.dst.addr, self.dst.addr + self.n),) if self.n else ()
+
+    def work(self) -> Work:
+        return Work(src=Space.DRAM, dst=self.dst.space, nbytes=self.encoded_bytes)

@@ -293,3 +293,38 @@ class Unary(Instr):
 
     def work(self) -> Work:
         return Work(vector_op=f"{self.op.name}_{self.dtype.size * 8}", vector_elems=self.n)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Softmax(Instr):
+    """Integer softmax of each row of a (rows, cols) int8/int16 block (``aics.numerics.int_softmax``):
+    ``e = table[max(row) - q]`` (int32 entries, Q15 exponentials, 256 entries for int8 and 65536
+    for int16), ``dst = rounding_divide(e << 15, sum(e))``: int32 probabilities in Q0.15.
+    Work: four passes per element (max, subtract and look up, sum, divide)."""
+
+    OPCODE: ClassVar[int] = 0x18
+    MNEMONIC: ClassVar[str] = "softmax"
+    rows: int = fld("u32")
+    cols: int = fld("u32")
+    dtype: DType = enum_fld(DType)
+    src: int = addr_fld()
+    table: int = addr_fld()
+    dst: int = addr_fld()
+
+    def _problem(self) -> str | None:
+        if self.dtype not in (DType.INT8, DType.INT16):
+            return "dtype must be int8 or int16"
+        return "cols must be below 65536 (the row sum must fit int32)" if self.cols >= 1 << 16 else None
+
+    @property
+    def entries(self) -> int:
+        return 256 if self.dtype == DType.INT8 else 65536
+
+    def reads(self) -> tuple[Range, ...]:
+        return (*_nram(self.src, self.rows * self.cols * self.dtype.size), *_nram(self.table, self.entries * 4))
+
+    def writes(self) -> tuple[Range, ...]:
+        return _nram(self.dst, self.rows * self.cols * 4)
+
+    def work(self) -> Work:
+        return Work(vector_op="SOFTMAX", vector_elems=4 * self.rows * self.cols)

@@ -20,9 +20,10 @@ Mode = Literal["both", "timing", "functional"]
 
 
 def run(program: Program, arch: Arch, inputs: dict[str, np.ndarray] | None = None, mode: Mode = "both",
-        trace: str | os.PathLike[str] | None = None) -> Result:
-    """Simulate ``program`` on ``arch``: timing, functional, or both (one ``Result``)."""
-    result = functional.run(program, arch, inputs) if mode != "timing" else Result()
+        trace: str | os.PathLike[str] | None = None, host: functional.HostRunner | None = None) -> Result:
+    """Simulate ``program`` on ``arch``: timing, functional, or both (one ``Result``); ``host``
+    executes the program's host ops in functional runs."""
+    result = functional.run(program, arch, inputs, host) if mode != "timing" else Result()
     if mode != "functional":
         result.timing = timing.simulate(program, arch, trace)
     return result

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 from typing import Sequence, Union
 
-from aics.dlp.isa import EndLoop, Instr, Loop, Sync
+import numpy as np
+
+from aics.dlp.isa import INSTRUCTIONS, EndLoop, Instr, Loop, Sync
 from aics.dlp.program import Program
 from aics.errors import SimulationError
 
 MAX_DYNAMIC = 16_000_000  # dynamic instructions per program; beyond this a run would not fit in memory
 
-Block = list[Union[int, "LoopBlock"]]
+Block = list[Union[int, range, "LoopBlock"]]
+_SYNCS = frozenset(cls for cls in INSTRUCTIONS if issubclass(cls, Sync))
 
 
 class LoopBlock(tuple[int, Block]):
@@ -24,21 +27,43 @@ class LoopBlock(tuple[int, Block]):
 
 
 def blocks(code: Sequence[Instr]) -> Block:
-    """The code as nested blocks: static indices and ``LoopBlock``s (loops must be balanced)."""
+    """The code as nested blocks of static indices (runs of them as ``range``s, so that
+    straight-line code is one item, not a million) and ``LoopBlock``s (loops must be balanced)."""
+    types = list(map(type, code))
+    kinds = set(types)
+    marks = [i for i, t in enumerate(types) if t is Loop or t is EndLoop] if Loop in kinds or EndLoop in kinds else []
     stack: list[tuple[int, Block]] = [(1, [])]
-    for index, instr in enumerate(code):
-        if isinstance(instr, Loop):
-            stack.append((instr.n, []))
-        elif isinstance(instr, EndLoop):
+    done = 0
+    for index in marks:
+        if index > done:
+            stack[-1][1].append(range(done, index))
+        if types[index] is Loop:
+            stack.append((code[index].n, []))  # type: ignore[attr-defined]
+        else:
             n, body = stack.pop()
             stack[-1][1].append(LoopBlock((n, body)))
-        else:
-            stack[-1][1].append(index)
+        done = index + 1
+    if len(code) > done:
+        stack[-1][1].append(range(done, len(code)))
     return stack[0][1]
 
 
 def dynamic_count(block: Block) -> int:
-    return sum(item[0] * dynamic_count(item[1]) if isinstance(item, LoopBlock) else 1 for item in block)
+    return sum(item[0] * dynamic_count(item[1]) if isinstance(item, LoopBlock) else
+               len(item) if isinstance(item, range) else 1 for item in block)
+
+
+def _running_count(code: Sequence[Instr]) -> np.ndarray:
+    """``[0, syncs in code[:1], syncs in code[:2], ...]``."""
+    flags = np.fromiter(map(_SYNCS.__contains__, map(type, code)), dtype=np.int64, count=len(code))
+    return np.concatenate(([0], np.cumsum(flags)))
+
+
+def _count(block: Block, before: np.ndarray) -> int:
+    """Dynamic count of the static instructions flagged in ``before`` (their running count)."""
+    return sum(item[0] * _count(item[1], before) if isinstance(item, LoopBlock) else
+               int(before[item.stop] - before[item.start]) if isinstance(item, range) else
+               int(before[item + 1] - before[item]) for item in block)
 
 
 def expand(block: Block) -> list[int]:
@@ -46,21 +71,23 @@ def expand(block: Block) -> list[int]:
     for item in block:
         if isinstance(item, LoopBlock):
             out.extend(expand(item[1]) * item[0])
+        elif isinstance(item, range):
+            out.extend(item)
         else:
             out.append(item)
     return out
 
 
-def streams(program: Program) -> list[list[int]]:
-    """The dynamic stream of every core, after checking the program can run at all."""
-    trees = [blocks(code) for code in program.code]
+def streams(program: Program, trees: Sequence[Block] | None = None) -> list[list[int]]:
+    """The dynamic stream of every core, after checking the program can run at all (``trees``:
+    the cores' ``blocks``, when the caller has them already)."""
+    trees = [blocks(code) for code in program.code] if trees is None else trees
     total = sum(dynamic_count(tree) for tree in trees)
     if total > MAX_DYNAMIC:
         raise SimulationError(f"the program expands to {total:,} instructions, more than the "
                               f"simulator's limit of {MAX_DYNAMIC:,}")
     out = [expand(tree) for tree in trees]
-    syncs = {core: sum(isinstance(program.code[core][s], Sync) for s in stream)
-             for core, stream in enumerate(out) if stream}
+    syncs = {core: _count(tree, _running_count(program.code[core])) for core, tree in enumerate(trees) if out[core]}
     if len(set(syncs.values())) > 1:
         counts = ", ".join(f"core {c}: {n}" for c, n in syncs.items())
         raise SimulationError(f"cores execute different numbers of sync ({counts}): the barrier would deadlock")

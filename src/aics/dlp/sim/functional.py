@@ -5,7 +5,8 @@ between their k-th and (k+1)-th sync), core 0 first. This is exactly what the ti
 allows: it reorders only instructions with no memory conflict, and cores meet only at syncs
 (data races between cores inside an epoch are a program error). The arithmetic of each
 instruction is ``aics.numerics.kernels``; this module only moves bytes to and from it.
-Textbook instructions (no addresses) do nothing here.
+Textbook instructions (no addresses) do nothing here. A ``host`` barrier hands its op to the
+``host`` callable (the runtime that knows the op's payload) once every core has reached it.
 """
 
 from __future__ import annotations
@@ -16,38 +17,44 @@ import numpy as np
 
 from aics.dlp.arch import Arch
 from aics.dlp.isa import (
-    Bcast, Cast, Conv, DType, Eltwise, Instr, Lut, MatMul, Move, Pool, Reduce, Requant, Rescale,
-    Rounding, Space, Sync, Unary,
+    Bcast, Cast, Conv, DType, Eltwise, HostCall, Instr, LoadSparse, Lut, MatMul, Move, Pool, Reduce, Requant, Rescale,
+    Rounding, Softmax, Space, Sync, Unary,
 )
-from aics.dlp.program import Program
+from aics.dlp.program import HostOp, Program
 from aics.dlp.sim import flow
-from aics.dlp.sim.inputs import read_outputs, write_inputs
+from aics.dlp.sim.inputs import read_outputs, read_tensor, write_inputs, write_tensor
 from aics.dlp.sim.memory import Memory, MemoryFault
 from aics.dlp.sim.report import Result
 from aics.dlp.sim.timing import check_program
 from aics.errors import SimulationError
 from aics.numerics import kernels, requantize
+from aics.numerics.sparse import decode_bitmap
 
 N, W = Space.NRAM, Space.WRAM
+HostRunner = Callable[[HostOp, list[np.ndarray]], list[np.ndarray]]
 
 
-def run(program: Program, arch: Arch, inputs: dict[str, np.ndarray] | None = None) -> Result:
-    """Execute ``program`` on ``arch`` with ``inputs`` (by I/O descriptor name)."""
+def run(program: Program, arch: Arch, inputs: dict[str, np.ndarray] | None = None,
+        host: HostRunner | None = None) -> Result:
+    """Execute ``program`` on ``arch`` with ``inputs`` (by I/O descriptor name); ``host`` runs the
+    program's host ops (required when it has any)."""
     check_program(program, arch)
     memory = Memory(arch, program)
     write_inputs(memory, program, inputs or {})
-    execute(program, memory)
+    execute(program, memory, host)
     return Result(outputs=read_outputs(memory, program), memory=memory)
 
 
-def execute(program: Program, memory: Memory) -> None:
-    epochs = []
+def execute(program: Program, memory: Memory, host: HostRunner | None = None) -> None:
+    epochs, barriers = [], []
     for core, stream in enumerate(flow.streams(program)):
         code = program.code[core]
         epoch: list[list[int]] = [[]]
         for s in stream:
             if isinstance(code[s], Sync):
                 epoch.append([])
+                if core == 0:
+                    barriers.append(code[s])
             else:
                 epoch[-1].append(s)
         epochs.append(epoch)
@@ -55,6 +62,16 @@ def execute(program: Program, memory: Memory) -> None:
         for core, epoch in enumerate(epochs):
             for s in epoch[k] if k < len(epoch) else ():
                 step(memory, core, program.code[core][s], s)
+        if k < len(barriers) and isinstance(barriers[k], HostCall):
+            _host(memory, program.host_ops[barriers[k].op], host)
+
+
+def _host(memory: Memory, op: HostOp, host: HostRunner | None) -> None:
+    if host is None:
+        raise SimulationError(f"the program runs host op '{op.name}' and no host runtime was given")
+    outputs = host(op, [read_tensor(memory, d) for d in op.inputs])
+    for desc, value in zip(op.outputs, outputs, strict=True):
+        write_tensor(memory, desc, np.asarray(value))
 
 
 def step(memory: Memory, core: int, instr: Instr, index: int = 0) -> None:
@@ -74,6 +91,17 @@ def _move(m: Memory, core: int, i: Move) -> None:
         return
     data = np.array(m.strided(i.src.space, core, src, i.shape, i.src_strides))
     m.strided(i.dst.space, core, dst, i.shape, i.dst_strides)[...] = data
+
+
+def _load_sparse(m: Memory, core: int, i: LoadSparse) -> None:
+    assert i.src.addr is not None and i.dst.addr is not None
+    mask = (i.n + 7) // 8
+    blob = m.read(Space.DRAM, core, i.src.addr, i.encoded_bytes, DType.INT8)
+    bits = np.frombuffer(blob[:mask].tobytes(), dtype=np.uint8)
+    marked = int(np.unpackbits(bits, count=i.n, bitorder="little").sum())
+    if marked != i.nnz:  # the values that follow the bitmap are exactly the marked ones
+        raise ValueError(f"the bitmap at DRAM 0x{i.src.addr:x} marks {marked} values, the instruction says nnz = {i.nnz}")
+    m.write(i.dst.space, core, i.dst.addr, decode_bitmap(bits, blob[mask:], (i.n,)), DType.INT8)
 
 
 def _acc_dtype(dtype: DType) -> DType:
@@ -158,7 +186,13 @@ def _unary(m: Memory, core: int, i: Unary) -> None:
     m.write(N, core, i.dst, kernels.unary(x, i.op.name.lower(), i.dtype.text), i.dtype)
 
 
+def _softmax(m: Memory, core: int, i: Softmax) -> None:
+    x = m.read(N, core, i.src, i.rows * i.cols, i.dtype).reshape(i.rows, i.cols)
+    table = m.read(N, core, i.table, i.entries, DType.INT32)
+    m.write(N, core, i.dst, kernels.softmax_q15(x, table), DType.INT32)
+
+
 _HANDLERS: dict[type, Callable[..., None]] = {
-    Move: _move, MatMul: _matmul, Conv: _conv, Eltwise: _eltwise, Requant: _requant, Lut: _lut,
-    Rescale: _rescale, Cast: _cast, Pool: _pool, Reduce: _reduce, Unary: _unary,
+    Move: _move, LoadSparse: _load_sparse, MatMul: _matmul, Conv: _conv, Eltwise: _eltwise, Requant: _requant, Lut: _lut,
+    Rescale: _rescale, Cast: _cast, Pool: _pool, Reduce: _reduce, Unary: _unary, Softmax: _softmax,
 }

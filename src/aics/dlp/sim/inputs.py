@@ -23,14 +23,21 @@ def write_inputs(memory: Memory, program: Program, inputs: dict[str, np.ndarray]
 
 
 def read_outputs(memory: Memory, program: Program) -> dict[str, np.ndarray]:
-    out = {}
-    for desc in program.outputs:
-        count = int(np.prod(desc.shape, dtype=np.int64))
-        try:
-            out[desc.name] = memory.read(Space.DRAM, 0, desc.addr, count, desc.dtype).reshape(desc.shape)
-        except MemoryFault as err:
-            raise DataError(f"output '{desc.name}': {err}") from None
-    return out
+    return {desc.name: read_tensor(memory, desc) for desc in program.outputs}
+
+
+def read_tensor(memory: Memory, desc: TensorDesc) -> np.ndarray:
+    """The tensor ``desc`` describes, read from DRAM."""
+    count = int(np.prod(desc.shape, dtype=np.int64))
+    try:
+        return memory.read(Space.DRAM, 0, desc.addr, count, desc.dtype).reshape(desc.shape)
+    except MemoryFault as err:
+        raise DataError(f"tensor '{desc.name}': {err}") from None
+
+
+def write_tensor(memory: Memory, desc: TensorDesc, value: np.ndarray) -> None:
+    """Store ``value`` (its shape and values checked against ``desc``) in DRAM."""
+    _store(memory, desc, value)
 
 
 def _store(memory: Memory, desc: TensorDesc, value: np.ndarray) -> None:

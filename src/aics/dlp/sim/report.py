@@ -10,14 +10,15 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
 from aics.dlp.arch import Arch
 from aics.dlp.isa import Unit
 from aics.dlp.program import Program
-from aics.dlp.sim.costs import LEVELS, Cost
+from aics.dlp.sim.costs import LEVELS
+from aics.dlp.sim.decode import Decoded
 from aics.dlp.sim.memory import Memory
 from aics.dlp.systolic import ideal_rate
 
@@ -56,6 +57,7 @@ class TimingReport:
     bytes: dict[str, int]  # per level: dram, sram, nram, wram
     energy_pj: float
     layers: tuple[LayerStats, ...] = field(default=())
+    host_cycles: int = 0  # cycles the cores waited for host ops (``host`` instructions)
 
     @property
     def seconds(self) -> float:
@@ -79,6 +81,7 @@ class TimingReport:
             "dram_bytes": self.bytes["dram"],
             "bytes": dict(self.bytes),
             "energy_pj": self.energy_pj,
+            "host_cycles": self.host_cycles,
             "layers": [{"tag": layer.tag, "name": layer.name, "start": layer.start, "end": layer.end,
                         "cycles": layer.cycles, "busy": dict(layer.busy), "macs": layer.macs}
                        for layer in self.layers],
@@ -100,9 +103,11 @@ class Result:
         return self.timing.cycles
 
 
-def build_report(program: Program, arch: Arch, cycles: int, dynamic: list[list[int]], costs: dict[int, list[Cost]],
-                 active: list[int], epochs: list[Any], stall_sync: dict[int, list[int]]) -> TimingReport:
-    """Aggregate static costs (weighted by how often each instruction ran) and the epochs' stalls."""
+def build_report(program: Program, arch: Arch, cycles: int, dynamic: list[list[int]], costs: dict[int, Decoded],
+                 active: list[int], epochs: list[Any], stall_sync: dict[int, list[int]],
+                 host: Sequence[tuple[int, int, int]] = ()) -> TimingReport:
+    """Aggregate static costs (weighted by how often each instruction ran) and the epochs' stalls;
+    ``host`` gives each host op's (tag, start, end)."""
     units: list[dict[str, UnitStats]] = []
     macs_by_dtype: dict[str, int] = {}
     nbytes = np.zeros(4, dtype=np.int64)
@@ -113,20 +118,21 @@ def build_report(program: Program, arch: Arch, cycles: int, dynamic: list[list[i
         if c not in active:
             units.append({name: UnitStats(0, dict.fromkeys(STALL_REASONS, 0)) for name in UNIT_NAMES})
             continue
-        code, core_costs = program.code[c], costs[c]
+        code, dec = program.code[c], costs[c]
         runs = np.bincount(np.asarray(dynamic[c], dtype=np.int64), minlength=len(code))
-        unit = np.array([int(x.unit) for x in core_costs])
+        unit = dec.column("unit")
         runs = np.where(unit == int(Unit.CONTROL), 0, runs)
-        busy_each = runs * np.array([x.cycles for x in core_costs], dtype=np.int64)
-        macs_each = runs * np.array([x.macs for x in core_costs], dtype=np.int64)
+        busy_each = runs * dec.column("cycles")
+        macs_each = runs * dec.column("macs")
         busy = [int(busy_each[unit == u].sum()) for u in range(4)]
-        for dtype in {x.mac_dtype for x in core_costs if x.macs}:
-            mask = np.array([x.mac_dtype == dtype for x in core_costs])
+        for dtype in {x.mac_dtype for x in dec.costs if x.macs}:
+            mask = np.isin(dec.shape, [k for k, x in enumerate(dec.costs) if x.mac_dtype == dtype])
             macs_by_dtype[dtype] = macs_by_dtype.get(dtype, 0) + int(macs_each[mask].sum())
-        nbytes += (runs[:, None] * np.array([x.nbytes for x in core_costs], dtype=np.int64).reshape(-1, 4)).sum(0)
-        energy += float(runs @ np.array([x.energy_pj for x in core_costs]))
+        per_shape = np.array([x.nbytes for x in dec.costs], dtype=np.int64).reshape(-1, 4)
+        nbytes += (runs[:, None] * per_shape[dec.shape]).sum(0)
+        energy += float(runs @ dec.column("energy_pj", np.float64))
         count += int(runs.sum())
-        tags = np.array([i.tag for i in code], dtype=np.int64)
+        tags = dec.tag
         for tag in np.unique(tags[(tags > 0) & (runs > 0)]).tolist():
             mask = tags == tag
             layer_busy[tag] = layer_busy.get(tag, np.zeros(4, dtype=np.int64)) + np.bincount(
@@ -142,21 +148,29 @@ def build_report(program: Program, arch: Arch, cycles: int, dynamic: list[list[i
         units.append({name: UnitStats(busy[u], {"dependency": stalls["dependency"][u], "dram": stalls["dram"][u],
                                                 "sync": stall_sync[c][u]}) for u, name in enumerate(UNIT_NAMES)})
     spans = _layer_spans(program, costs, active, epochs)
-    layers = tuple(LayerStats(tag, program.layer_name(tag), s, e, dict(zip(UNIT_NAMES, layer_busy[tag].tolist())),
-                              layer_macs[tag]) for tag, (s, e) in sorted(spans.items()))
+    host_busy: dict[int, int] = {}
+    for tag, s, e in host:
+        old = spans.get(tag, (s, e))
+        spans[tag] = (min(s, old[0]), max(e, old[1]))
+        host_busy[tag] = host_busy.get(tag, 0) + e - s
+    zero = np.zeros(4, dtype=np.int64)
+    layers = tuple(LayerStats(tag, program.layer_name(tag), s, e,
+                              {**dict(zip(UNIT_NAMES, layer_busy.get(tag, zero).tolist())),
+                               **({"host": host_busy[tag]} if tag in host_busy else {})},
+                              layer_macs.get(tag, 0)) for tag, (s, e) in sorted(spans.items()))
     ideal = sum(Fraction(m, ideal_rate(arch.matrix, dtype)) for dtype, m in macs_by_dtype.items())
     utilization = float(ideal / (arch.cores * cycles)) if cycles else 0.0
     return TimingReport(arch, cycles, count, tuple(units), sum(macs_by_dtype.values()), utilization,
-                        dict(zip(LEVELS, nbytes.tolist())), energy, layers)
+                        dict(zip(LEVELS, nbytes.tolist())), energy, layers, sum(host_busy.values()))
 
 
-def _layer_spans(program: Program, costs: dict[int, list[Cost]], active: list[int],
+def _layer_spans(program: Program, costs: dict[int, Decoded], active: list[int],
                  epochs: list[Any]) -> dict[int, tuple[int, int]]:
     """First start and last end of every tag: per distinct epoch, relative spans offset by its
     first and last start."""
     spans: dict[int, tuple[int, int]] = {}
-    tags = {c: np.array([i.tag for i in program.code[c]], dtype=np.int64) for c in active}
-    cycles = {c: np.array([x.cycles for x in costs[c]], dtype=np.int64) for c in active}
+    tags = {c: costs[c].tag for c in active}
+    cycles = {c: costs[c].column("cycles") for c in active}
     for occ in epochs:
         for slot, epoch in enumerate(occ.schedule):
             c = active[slot]

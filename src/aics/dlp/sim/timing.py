@@ -1,7 +1,8 @@
 """Timing simulation: cost every static instruction, find hazards, schedule epoch by epoch, aggregate.
 
-Barrier k starts epoch k: ``start[k+1] = start[k] + span[k]``, where ``span[k]`` is the last end,
-from the epoch's start, of any instruction of the epoch (``engine``). Epochs with the same code on
+Barrier k starts epoch k: ``start[k+1] = start[k] + span[k] + host[k]``, where ``span[k]`` is the
+last end, from the epoch's start, of any instruction of the epoch (``engine``) and ``host[k]`` the
+cycles of the host op run at that barrier when it is a ``host`` instruction (0 for ``sync``). Epochs with the same code on
 every core have the same schedule, so each distinct epoch is scheduled once (loops of synced
 rounds cost one schedule). Only aggregated counters are kept; the trace, when asked for, is
 streamed to its file.
@@ -18,12 +19,12 @@ from typing import Iterator
 import numpy as np
 
 from aics.dlp.arch import Arch
-from aics.dlp.isa import Sync, Unit
+from aics.dlp.isa import HostCall, Unit
 from aics.dlp.program import Program
-from aics.dlp.sim import flow
-from aics.dlp.sim.costs import Cost, CostModel
+from aics.dlp.sim import flow, hazards
+from aics.dlp.sim.costs import CostModel
+from aics.dlp.sim.decode import Decoded, decode
 from aics.dlp.sim.engine import Epoch, Facts, schedule
-from aics.dlp.sim.hazards import dependencies
 from aics.dlp.sim.report import Result, TimingReport, build_report
 from aics.dlp.sim.trace import write_trace
 from aics.errors import SimulationError
@@ -85,10 +86,11 @@ class _Core:
     """What the epoch loop needs of one active core, computed once from its static code."""
 
     positions: list[int]  # the dynamic stream (static indices)
-    costs: list[Cost]
+    decoded: Decoded
     facts: Facts
-    deps: list[tuple[int, ...]]
+    distances: np.ndarray | None  # per dynamic position, backward distance per unit (0: none); None: no addresses
     bounds: list[int]  # -1, the sync positions, len(positions): epoch k is (bounds[k], bounds[k+1])
+    barriers: list[tuple[int, int]]  # per barrier: (host cycles, tag); (0, tag) for a sync
 
     def epoch(self, k: int) -> tuple[int, ...]:
         return tuple(self.positions[self.bounds[k] + 1:self.bounds[k + 1]])
@@ -96,46 +98,43 @@ class _Core:
 
 def _simulate(program: Program, arch: Arch, trace: str | os.PathLike[str] | None) -> TimingReport:
     check_program(program, arch)
-    dynamic = flow.streams(program)
+    trees = [flow.blocks(code) for code in program.code]
+    dynamic = flow.streams(program, trees)
     model = CostModel(arch, program.dram_size)
     active = [c for c, stream in enumerate(dynamic) if stream]
-    cores = [_prepare(program, c, dynamic[c], model) for c in active]
-    cycles, distinct, stall_sync, timeline = _run_epochs(cores, keep_timeline=trace is not None)
-    report = build_report(program, arch, cycles, dynamic, {c: core.costs for c, core in zip(active, cores)},
-                          active, distinct, dict(zip(active, stall_sync)))
+    cores = [_prepare(program, c, trees[c], dynamic[c], model) for c in active]
+    cycles, distinct, stall_sync, timeline, host = _run_epochs(cores, keep_timeline=trace is not None)
+    report = build_report(program, arch, cycles, dynamic, {c: core.decoded for c, core in zip(active, cores)},
+                          active, distinct, dict(zip(active, stall_sync)), host)
     if trace is not None:
-        write_trace(trace, program, arch, active, timeline)
+        write_trace(trace, program, arch, active, timeline, host)
     return report
 
 
-def _prepare(program: Program, c: int, positions: list[int], model: CostModel) -> _Core:
+def _prepare(program: Program, c: int, tree: flow.Block, positions: list[int], model: CostModel) -> _Core:
     code = program.code[c]
-    ranges = [(i.reads(), i.writes()) for i in code]
-    costs = []
-    for index, (instr, (reads, writes)) in enumerate(zip(code, ranges)):
-        try:
-            costs.append(model.cost(instr, reads, writes))
-        except ValueError as err:
-            raise SimulationError(f"core {c}, instruction {index} ({instr.MNEMONIC}): {err}") from None
-    facts = Facts([int(x.unit) for x in costs], [x.cycles for x in costs], [x.dram for x in costs])
-    if any(r or w for r, w in ranges):
-        deps = dependencies(flow.blocks(code), facts.unit, [r for r, _ in ranges], [w for _, w in ranges],
-                            [isinstance(i, Sync) for i in code])
-    else:  # the textbook form: no addresses, only sync orders the units
-        deps = [()] * len(positions)
-    units = np.asarray(facts.unit, dtype=np.int64)[np.asarray(positions, dtype=np.int64)]
-    syncs = np.flatnonzero(units == int(Unit.CONTROL)).tolist()
-    return _Core(positions, costs, facts, deps, [-1, *syncs, len(positions)])
+    decoded = decode(code, model, c)
+    unit = decoded.column("unit")
+    facts = Facts(unit.tolist(), decoded.column("cycles").tolist(), decoded.column("dram", bool).tolist())
+    sync = unit == int(Unit.CONTROL)  # loop/endloop never reach the stream, nor the analysis
+    distances = (hazards.distances(tree, unit, decoded.ranges, sync) if len(decoded.ranges.owner)
+                 else None)  # the textbook form: no addresses, only sync orders the units
+    stream = np.asarray(positions, dtype=np.int64)
+    syncs = np.flatnonzero(unit[stream] == int(Unit.CONTROL)).tolist()
+    barriers = [(code[s].cycles, code[s].tag) if isinstance(code[s], HostCall) else (0, code[s].tag)
+                for s in (positions[p] for p in syncs)]
+    return _Core(positions, decoded, facts, distances, [-1, *syncs, len(positions)], barriers)
 
 
 def _run_epochs(cores: list[_Core], keep_timeline: bool) -> tuple[
-        int, list[Occurrences], list[list[int]], list[tuple[int, Occurrences]]]:
+        int, list[Occurrences], list[list[int]], list[tuple[int, Occurrences]], list[tuple[int, int, int]]]:
     """Walk the epochs in order: total cycles, the distinct epochs, sync stalls per core and unit,
-    and (for the trace) each epoch's start and schedule."""
+    (for the trace) each epoch's start and schedule, and the host ops' (tag, start, end)."""
     distinct: dict[tuple[tuple[int, ...], ...], Occurrences] = {}
     stall_sync = [[0, 0, 0, 0] for _ in cores]
     last_end = [[0, 0, 0, 0] for _ in cores]  # absolute end of each unit's last instruction
     timeline: list[tuple[int, Occurrences]] = []
+    host: list[tuple[int, int, int]] = []
     start = 0
     for k in range(len(cores[0].bounds) - 1 if cores else 0):
         key = tuple(core.epoch(k) for core in cores)
@@ -152,11 +151,16 @@ def _run_epochs(cores: list[_Core], keep_timeline: bool) -> tuple[
         if keep_timeline:
             timeline.append((start, occ))
         start += occ.span
-    return start, list(distinct.values()), stall_sync, timeline
+        if k < len(cores[0].barriers) and cores[0].barriers[k][0]:
+            cycles, tag = cores[0].barriers[k]
+            host.append((tag, start, start + cycles))
+            start += cycles
+    return start, list(distinct.values()), stall_sync, timeline, host
 
 
 def _schedule(key: tuple[tuple[int, ...], ...], cores: list[_Core], k: int) -> Occurrences:
-    epochs = [Epoch(positions, core.deps[core.bounds[k] + 1:core.bounds[k + 1]], core.facts)
+    epochs = [Epoch(positions, None, core.facts,
+                    None if core.distances is None else core.distances[core.bounds[k] + 1:core.bounds[k + 1]])
               for core, positions in zip(cores, key)]
     schedule(epochs)
     busy = tuple((slot, unit, end) for slot, epoch in enumerate(epochs) for unit, end in enumerate(epoch.last_end)

@@ -2,7 +2,8 @@
 
 ``{"traceEvents": [...]}``: one process per core (``pid`` = core id), one thread per unit
 (``tid`` = 0 load, 1 store, 2 matrix, 3 vector), named by metadata events; each instruction is a
-complete event (``"ph": "X"``) named by its mnemonic and, when tagged, its layer. Timestamps are
+complete event (``"ph": "X"``) named by its mnemonic and, when tagged, its layer; layers run by
+the host CPU are slices of one more process, ``host CPU`` (``pid`` = number of cores). Timestamps are
 in cycles (the viewer shows them as microseconds); ``otherData`` gives the clock. Instructions
 of zero cycles are left out. A unit runs one instruction at a time, so slices never overlap.
 """
@@ -19,9 +20,9 @@ from aics.dlp.sim.report import UNIT_NAMES
 
 
 def write_trace(path: str | os.PathLike[str], program: Program, arch: Arch, active: list[int],
-                timeline: list[tuple[int, Any]]) -> None:
-    """Write the trace of a run, given each epoch's start and schedule, atomically (a temporary
-    name, then renamed)."""
+                timeline: list[tuple[int, Any]], host: list[tuple[int, int, int]] | None = None) -> None:
+    """Write the trace of a run, given each epoch's start and schedule and the host ops' (tag,
+    start, end) (one more process, ``host CPU``), atomically (a temporary name, then renamed)."""
     tmp = f"{os.fspath(path)}.tmp"
     names = {c: [_name(program, instr) for instr in program.code[c]] for c in active}
     with open(tmp, "w", encoding="utf-8") as out:
@@ -40,6 +41,12 @@ def write_trace(path: str | os.PathLike[str], program: Program, arch: Arch, acti
                     if cycles:
                         first = _emit(out, {"name": names[c][s], "ph": "X", "pid": c, "tid": facts.unit[s],
                                             "ts": start + end - cycles, "dur": cycles, "args": {"index": s}}, first)
+        if host:
+            pid = program.cores
+            first = _emit(out, {"name": "process_name", "ph": "M", "pid": pid, "args": {"name": "host CPU"}}, first)
+            for tag, begin, end in host:
+                first = _emit(out, {"name": f"host {program.layer_name(tag)}", "ph": "X", "pid": pid, "tid": 0,
+                                    "ts": begin, "dur": end - begin, "args": {"tag": tag}}, first)
         out.write("\n]}\n")
     os.replace(tmp, path)
 
