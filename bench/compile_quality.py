@@ -19,7 +19,8 @@ import time
 import numpy as np
 
 DEFAULT = ("lenet5", "alexnet", "vgg16", "resnet18", "resnet50", "mobilenet_v1", "mobilenet_v2",
-           "shufflenet_v2_x1_0", "squeezenet1_1", "googlenet")
+           "shufflenet_v2_x1_0", "squeezenet1_1", "googlenet", "densenet121", "se_resnet50", "vit_tiny",
+           "conv_autoencoder")
 
 
 def quality(models: list[str], size: int | None, arch_name: str) -> list[dict]:

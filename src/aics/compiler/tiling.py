@@ -35,7 +35,8 @@ the layer, the buffer and the bytes it needs.
 
 Linear layers (``M x K`` activations, ``N`` outputs) are tiled along N: the activations stay
 resident in NRAM, weight tiles ``K x n_t`` stream through WRAM, double buffered; when a tile as
-wide as the array does not fit, K is chunked too (``linear_tiling``).
+wide as the array does not fit, K is chunked too (``linear_tiling``); on several cores a tile is at
+most one core's share of N, so every core gets work.
 """
 
 from __future__ import annotations
@@ -226,8 +227,11 @@ def linear_tiling(layer: str, m: int, k: int, n: int, arch: Arch, nram_reserved:
         bufs = 1 if n_t == n and k_t == k else 2
         return bufs * align(k_t * n_t * es) <= wram and bufs * (align(m * n_t * 4) + align(m * n_t * es)) <= free
 
-    candidates = sorted({n} | {min(n, cols * 2**i) for i in range(16)} | {min(n, 2**i) for i in range(6)},
-                        reverse=True)
+    # Tiles are shared out over the cores: with several cores, no tile wider than one core's share
+    # (rounded up to the array width), else one wide tile would leave the other cores idle.
+    share = n if arch.cores == 1 else max(cols, align(-(-n // arch.cores), cols))
+    candidates = sorted({min(n, share)} | {min(n, share, cols * 2**i) for i in range(16)}
+                        | {min(n, 2**i) for i in range(6)}, reverse=True)
     for n_t in candidates:
         if fits(n_t, k):
             if n_t >= min(n, cols):
