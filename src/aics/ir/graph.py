@@ -147,7 +147,8 @@ class GraphBuilder:
         ins = [self._by_name[i] for i in inputs]
         name = self.unique(name)
         shape, dtype = infer_node(op, attrs, [i.shape for i in ins], [i.dtype for i in ins], name, source)
-        return self.add_node(Node(name, op, tuple(inputs), attrs, shape, dtype, source))
+        # plain str: importers pass str subclasses, which must not leak into (and pickle with) the IR
+        return self.add_node(Node(name, op, tuple(map(str, inputs)), attrs, shape, dtype, source))
 
     def build(self, outputs: list[str] | tuple[str, ...]) -> Graph:
-        return Graph(self.name, tuple(self.nodes), tuple(outputs), dict(self.params))
+        return Graph(self.name, tuple(self.nodes), tuple(map(str, outputs)), dict(self.params))

@@ -105,6 +105,28 @@ def _new_attrs(dep: DependencyGraph, node: Node, shape: tuple[int, ...], b: Grap
     return a
 
 
+def grouped_in_keeps(dep: DependencyGraph, removed: np.ndarray) -> dict[str, np.ndarray]:
+    """Weight of a grouped (not depthwise) conv -> (groups, kept width) within-group input columns.
+
+    Balanced classes (balance.py) make every group lose as many inputs, but not the same ones, so
+    the columns each output group keeps differ; they are not a ParamAxis of the dependency graph."""
+    out = {}
+    for node in dep.graph.nodes:
+        if node.op != "conv2d" or node.attrs.groups == 1:
+            continue
+        x, groups = dep.graph[node.inputs[0]], node.attrs.groups
+        lay = dep.tracer.layouts.get(x.name)
+        if x.shape[1] == groups or lay is None or lay.axes != (1,):
+            continue
+        mask = dep.kept(lay.ids, removed).reshape(groups, -1)
+        counts = mask.sum(1)
+        if np.any(counts != counts[0]) or counts[0] == 0:
+            raise PruneError(f"pruning leaves the groups of '{node.name}' unequal or empty: {counts.tolist()}")
+        if not mask.all():
+            out[node.inputs[1]] = np.stack([np.flatnonzero(row) for row in mask])
+    return out
+
+
 def pruned_graph(dep: DependencyGraph, removed_roots: set[int]) -> Graph:
     """The IR of the pruned model (shapes and attributes; no weights), for counting and checks."""
     removed = dep.removed_mask(removed_roots)
@@ -112,6 +134,8 @@ def pruned_graph(dep: DependencyGraph, removed_roots: set[int]) -> Graph:
     for p in dep.tracer.params:
         shape = const_shapes.setdefault(p.const, list(dep.graph[p.const].shape))
         shape[p.axis] = int(dep.kept(p.ids, removed).sum())
+    for name, cols in grouped_in_keeps(dep, removed).items():
+        const_shapes.setdefault(name, list(dep.graph[name].shape))[1] = cols.shape[1]
     b = GraphBuilder(dep.graph.name)
     for node in dep.graph.nodes:
         if node.op == "input":
@@ -144,13 +168,19 @@ def _owner(gm: nn.Module, name: str) -> tuple[nn.Module, str]:
     return (gm.get_submodule(path) if path else gm), attr
 
 
-def _slice_params(gm: nn.Module, keeps: Mapping[str, Mapping[int, np.ndarray]]) -> None:
-    for name, axes in keeps.items():
+def _slice_params(gm: nn.Module, keeps: Mapping[str, Mapping[int, np.ndarray]],
+                  grouped: Mapping[str, np.ndarray]) -> None:
+    for name in sorted(set(keeps) | set(grouped)):
         owner, attr = _owner(gm, name)
         t = getattr(owner, attr)
         data = t.detach()
-        for axis, idx in axes.items():
+        for axis, idx in keeps.get(name, {}).items():
             data = data.index_select(axis, torch.as_tensor(idx, dtype=torch.long))
+        if name in grouped:  # rows are already cut to equal groups; each keeps its own columns
+            cols = grouped[name]
+            rows = data.shape[0] // len(cols)
+            data = torch.cat([data[k * rows:(k + 1) * rows].index_select(1, torch.as_tensor(c, dtype=torch.long))
+                              for k, c in enumerate(cols)])
         if isinstance(t, nn.Parameter):
             setattr(owner, attr, nn.Parameter(data.contiguous(), requires_grad=t.requires_grad))
         else:
@@ -185,7 +215,7 @@ def apply_removal(model: nn.Module, dep: DependencyGraph, removed: set[int], ver
     is edited), so build a fresh one for the next step."""
     new_ir = pruned_graph(dep, removed)
     gm = dep.gm
-    _slice_params(gm, param_keeps(dep, removed))
+    _slice_params(gm, param_keeps(dep, removed), grouped_in_keeps(dep, dep.removed_mask(removed)))
     _update_modules(gm, new_ir)
     rewrite_forward(gm, dep.graph, new_ir, dep.fxmap)
     out = fx.GraphModule(gm, gm.graph, class_name=type(model).__name__)

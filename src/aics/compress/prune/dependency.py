@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import fx, nn
 
+from aics.compress.prune.balance import balance
 from aics.compress.prune.layout import UnionFind
 from aics.compress.prune.tracer import ChannelTracer
 from aics.ir.graph import Graph
@@ -88,6 +89,8 @@ class DependencyGraph:
         graph, gm, fxmap = import_traced(model, tuple(input_shape), input_dtype)
         tracer = ChannelTracer(graph, _rewritable_slices(gm, graph)).run()
         _resolve_grids(tracer)
+        while balance(tracer.uf, tracer.balanced):  # merges can break a product set, and back
+            _resolve_grids(tracer)
         _block_fixed_slices(tracer)
         return cls(model, tuple(input_shape), graph, gm, fxmap, tracer)
 

@@ -45,6 +45,7 @@ class ChannelTracer:
         self.fixed_slices: list[tuple[str, int]] = []  # (input tensor, axis) of slices we cannot rewrite
         self.norm_after: dict[str, str] = {}  # producer op node -> batch_norm node reading it directly
         self._const_axes: dict[tuple[str, int], np.ndarray] = {}
+        self.balanced: list[np.ndarray] = []  # (groups, width) id grids of grouped convs
 
     # -- helpers --------------------------------------------------------------------------------
     def L(self, name: str) -> Layout:
@@ -145,12 +146,11 @@ class ChannelTracer:
                 self.uf.union_arrays(out.reshape(cin, -1), lay.ids.reshape(cin, 1))
             else:
                 self.block(out)
-        else:  # grouped: prune the same positions in every group so groups stay equal
-            self.uf.union_arrays(out.reshape(groups, -1), out.reshape(groups, -1)[:1])
+        else:  # grouped: every group must keep as many channels as the others (balance.py);
+            # the weight's input columns depend on the row's group, so apply.py slices them per group
+            self.balanced.append(out.reshape(groups, -1))
             if lay.tracked:
-                grid = lay.ids.reshape(groups, -1)
-                self.uf.union_arrays(grid, grid[:1])
-                self._param(w.name, 1, grid[0], "in", node.name)
+                self.balanced.append(lay.ids.reshape(groups, -1))
         if len(node.inputs) > 2:
             self._param(node.inputs[2], 0, out, "out", node.name)
         return Layout((1,), out)
