@@ -4,7 +4,6 @@ the integer softmax instruction, bit-exact on 1 and 4 cores and when tiles are s
 from __future__ import annotations
 
 import pytest
-import torch
 from torch import nn
 
 from aics.compiler.compile import compile_graph

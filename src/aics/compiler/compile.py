@@ -44,7 +44,6 @@ from aics.compiler.passes.fuse_epilogue import FusionPlan, clamp_of, plan_epilog
 from aics.compiler.pipeline import FLOAT_PIPELINE, QUANT_PIPELINE, PassRecord, optimize
 from aics.dlp.arch import Arch
 from aics.dlp.program import Program, arch_fingerprint
-from aics.errors import CompileError
 from aics.ir.graph import Graph, Node
 from aics.reference import qtensor as Q
 from aics.reference.functions import UNARY

@@ -15,12 +15,11 @@ import numpy as np
 
 from aics.compiler.memory import Arena, DramImage
 from aics.dlp.arch import Arch
-from aics.dlp.isa import DType, Instr, Loc, Move, Space, Sync
+from aics.dlp.isa import Instr, Loc, Move, Space, Sync
 from aics.dlp.program import HostOp
 from aics.ir.graph import Graph, Node
 from aics.reference import qtensor as Q
 
-DTYPES = {"int8": DType.INT8, "int16": DType.INT16, "int32": DType.INT32, "float32": DType.FP32}
 
 
 @dataclass
