@@ -51,3 +51,38 @@ def test_split_sizes_are_rewritten() -> None:
     block = pruned.get_submodule("layer1.0")
     assert block.conv1.out_channels == 26 * 4 - 1
     assert pruned(torch.randn(1, 3, 64, 64)).shape == (1, 1000)
+
+
+class _OffsetGroups(torch.nn.Module):
+    """ShuffleNet v1's first stage: a concat puts a grouped conv's output (groups of 72) at an
+    offset (24) that is no multiple of the next grouped conv's group width (80). Tying "position j
+    of every group" in both convs chains the 240 channels into gcd(72, 80) = 8 classes; balancing
+    counts finds 56 blocks of 3 channels and 8 of 9."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.s = torch.nn.Conv2d(3, 6, 1)
+        self.a, self.b = torch.nn.Conv2d(6, 24, 1), torch.nn.Conv2d(6, 216, 1, groups=3, bias=False)
+        self.g = torch.nn.Conv2d(240, 12, 3, padding=1, groups=3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.relu(self.s(x))
+        return self.g(torch.relu(torch.cat([self.a(x), self.b(x)], 1)))
+
+
+def test_grouped_conv_balances_counts_not_positions() -> None:
+    from .helpers import masked
+
+    torch.manual_seed(0)
+    model, shape = _OffsetGroups().eval(), (1, 3, 8, 8)
+    dep = DependencyGraph.build(copy.deepcopy(model), shape)
+    trunk = next(g for g in dep.groups if g.name == "a")
+    assert trunk.prunable == 64
+    removed = choose(dep, {g.index: L1()(g) for g in dep.groups}, Budget(ratio=0.5), "global")
+    reference = DependencyGraph.build(copy.deepcopy(model), shape)
+    masked(reference, removed)
+    x = torch.randn(shape)
+    pruned = apply_removal(dep.model, dep, removed)
+    assert pruned.g.groups == 3 and pruned.g.in_channels < 240
+    with torch.no_grad():
+        torch.testing.assert_close(pruned(x), reference.gm(x), rtol=1e-5, atol=1e-5)

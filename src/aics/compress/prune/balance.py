@@ -14,6 +14,7 @@ then differs from group to group, so the conv's input columns are sliced per gro
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 
 import numpy as np
@@ -23,7 +24,7 @@ from aics.compress.prune.layout import UnionFind
 Deviation = dict[tuple[int, int], int]  # (grid, group) -> g * count - total: zero when balanced
 
 MAX_BLOCK = 12  # atoms in one searched block; bigger imbalances fall back to one merged block
-MAX_STATES = 20000
+MAX_STATES = 5000
 
 
 def _deviations(uf: UnionFind, grids: list[np.ndarray]) -> dict[int, Deviation]:
@@ -85,6 +86,10 @@ def balance(uf: UnionFind, grids: list[np.ndarray]) -> bool:
     dev = _deviations(uf, grids)
     if not dev:
         return False
+    if _pair_local_singletons(uf, grids, dev):  # the common case, cheap: recount before searching
+        dev = _deviations(uf, grids)
+        if not dev:
+            return True
     # atoms with the same deviations are interchangeable: search over types, not single classes
     types: dict[tuple, list[int]] = defaultdict(list)
     for r, d in dev.items():
@@ -100,7 +105,7 @@ def balance(uf: UnionFind, grids: list[np.ndarray]) -> bool:
     for seed in range(len(sig)):
         while avail[seed]:
             block = _smallest_block(seed, sig, avail, by_grid)
-            if block is None:  # merge what is left of this component: its total is balanced
+            if block is None:  # no small block: cut what is left of the component evenly
                 _merge_component(uf, seed, sig, pools, avail, by_grid)
                 break
             times = min(avail[t] // n for t, n in block.items())
@@ -112,9 +117,32 @@ def balance(uf: UnionFind, grids: list[np.ndarray]) -> bool:
     return True
 
 
+def _pair_local_singletons(uf: UnionFind, grids: list[np.ndarray], dev: dict[int, Deviation]) -> bool:
+    """A class seen once in one grid and in no other (a ResNeXt conv's own channels) pairs with such
+    classes of the other groups by rank: "the same position in every group" where that is free."""
+    per_grid: dict[int, dict[int, list[int]]] = defaultdict(lambda: defaultdict(list))
+    for r, d in dev.items():
+        (c, *rest) = {c for c, _ in d}
+        g = grids[c].shape[0]
+        if not rest and sum(1 for v in d.values() if v == g - 1) == 1 and len(d) == g:
+            k = next(k for (_, k), v in d.items() if v == g - 1)
+            per_grid[c][k].append(r)
+    merged = False
+    for c, lists in per_grid.items():
+        g = grids[c].shape[0]
+        if len(lists) < g:
+            continue
+        order = {int(r): i for i, r in enumerate(uf.classes(grids[c]).ravel().tolist())}
+        cols = [sorted(lists[k], key=lambda r: order.get(r, 0)) for k in range(g)]
+        for atoms in zip(*cols):
+            merged |= uf.union_all(np.asarray(atoms, dtype=np.int64))
+    return merged
+
+
 def _merge_component(uf: UnionFind, seed: int, sig: list[Deviation], pools: list[list[int]],
                      avail: list[int], by_grid: dict[int, list[int]]) -> None:
-    """Every remaining atom connected to ``seed`` through shared grids becomes one class."""
+    """Split what remains of ``seed``'s component (types linked through shared grids) into G equal
+    blocks, G the gcd of the types' remaining counts: the remainder is balanced, so is 1/G of it."""
     todo, comp = [seed], {seed}
     while todo:
         t = todo.pop()
@@ -123,7 +151,9 @@ def _merge_component(uf: UnionFind, seed: int, sig: list[Deviation], pools: list
                 if u not in comp and avail[u]:
                     comp.add(u)
                     todo.append(u)
-    atoms = [a for t in comp for a in pools[t][:avail[t]]]
+    parts = math.gcd(*(avail[t] for t in comp))
+    for i in range(parts):
+        atoms = [a for t in comp for a in pools[t][:avail[t]][i::parts]]
+        uf.union_all(np.asarray(atoms, dtype=np.int64))
     for t in comp:
         avail[t] = 0
-    uf.union_all(np.asarray(atoms, dtype=np.int64))

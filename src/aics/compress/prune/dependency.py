@@ -4,6 +4,7 @@
 channel tracer over it, then
 1. makes every tensor with channels on several axes prunable as a product set (a channel shuffle's
    (groups, c/g) view, attention's (q/k/v, heads, head_dim)): it merges along all axes but one,
+   and makes every class hold as many channels in each group of every grouped conv (balance.py),
 2. blocks slices it cannot rewrite when their positions could move,
 3. groups the resulting channel classes into ``Group``s: classes that share a parameter tensor.
 A class is the unit of pruning; a ``Member`` says which indices of one parameter axis belong to which
