@@ -30,9 +30,9 @@ from aics.compiler.lower.attention import (
     lower_matmul, lower_softmax, matmul_on_dlp, softmax_on_dlp,
 )
 from aics.compiler.lower.broadcast import expand_on_dlp, lower_expand, lower_mul, mul_on_dlp
-from aics.compiler.lower.common import Emitter, LayerInfo, Lowered, numel
+from aics.compiler.lower.common import Emitter, LayerInfo, Lowered, describe, numel, tensor_dtype
 from aics.compiler.lower.float32 import as_float32, lower_float, plan_float
-from aics.compiler.lower.host import describe, lower_host, tensor_dtype
+from aics.compiler.lower.host import lower_host
 from aics.compiler.lower.movement import lower_concat, lower_identity_average, lower_permute, lower_slice
 from aics.compiler.lower.norm import lower_batch_norm, lower_layer_norm, norm_on_dlp
 from aics.compiler.lower.transpose import conv_transpose_on_dlp, lower_conv_transpose
@@ -140,7 +140,7 @@ def _lower_all(e: Emitter, graph: Graph, fusion: FusionPlan) -> tuple[list[Lower
         elif node.op in UNARY:
             lowered.append(lower_lut(e, node))
         elif node.op in ("add", "sub"):
-            lowered.append(_fused_add(e, graph, node, users, absorbed))
+            lowered.append(_fused_clamp(e, graph, node, users, absorbed, lower_add))  # residual add + relu
         elif node.op == "mul" and mul_on_dlp(e, node):
             lowered.append(lower_mul(e, node))
         elif node.op == "expand" and expand_on_dlp(e, node):
@@ -171,11 +171,6 @@ def _global_avg(e: Emitter, node: Node) -> bool:
     a = node.attrs
     return (e.qp(node.name) != e.qp(x.name) and node.shape[2:] == (1, 1) and a.kernel == x.shape[2:]
             and not any(a.padding))
-
-
-def _fused_add(e: Emitter, graph: Graph, node: Node, users: dict[str, list[str]], absorbed: set[str]) -> Lowered:
-    """add/sub with a following exact clamp activation (residual add + relu) in its last rescale."""
-    return _fused_clamp(e, graph, node, users, absorbed, lower_add)
 
 
 def _fused_clamp(e: Emitter, graph: Graph, node: Node, users: dict[str, list[str]], absorbed: set[str],

@@ -15,9 +15,11 @@ import numpy as np
 
 from aics.compiler.memory import Arena, DramImage
 from aics.dlp.arch import Arch
-from aics.dlp.isa import Instr, Loc, Move, Space, Sync
-from aics.dlp.program import HostOp
+from aics.dlp.isa import DType, Instr, Loc, Move, Space, Sync
+from aics.dlp.program import HostOp, TensorDesc
+from aics.errors import CompileError
 from aics.ir.graph import Graph, Node
+from aics.ir.quant import QuantParams
 from aics.reference import qtensor as Q
 
 
@@ -111,3 +113,50 @@ class Lowered:
     emit: Callable[[Emitter], None]
     macs: int = 0
     compulsory_bytes: int = 0
+
+
+def tensor_dtype(qp: QuantParams | None, node: Node) -> DType:
+    """How a tensor lies in DRAM: int8/int16 codes, int32 token ids, or float32 for tensors that
+    stay float."""
+    if not node.dtype.startswith("float"):
+        return DType.INT32  # token ids, whatever params the quantizer gave them
+    if qp is None or qp.dtype == "float32":
+        return DType.FP32
+    if qp.dtype in ("int8", "int16", "int32"):
+        return DType[qp.dtype.upper()]
+    raise CompileError(f"tensor '{node.name}': {qp.dtype} tensors cannot live in the DLP's DRAM "
+                       f"(the compiler handles affine int8/int16 and float32)")
+
+
+def describe(e: Emitter, name: str, tensor: str) -> TensorDesc:
+    """The descriptor of ``tensor`` at its DRAM address, named ``name``."""
+    node = e.graph[tensor]
+    qp = e.qp(tensor)
+    dtype = tensor_dtype(qp, node)
+    if dtype in (DType.FP32, DType.INT32) or qp is None:
+        return TensorDesc(name, e.addr[tensor], node.shape, dtype)
+    a = Q.affine(qp)
+    return TensorDesc(name, e.addr[tensor], node.shape, dtype, float(a.scale), int(a.zero_point))
+
+
+def chunks(total: int, size: int) -> list[tuple[int, int]]:
+    """``(start, length)`` pieces of ``size`` covering ``total``."""
+    return [(i, min(size, total - i)) for i in range(0, total, size)]
+
+
+def core_share(total: int, chunk: int, e: Emitter) -> int:
+    """A chunk size that gives every core work: at most ``chunk``, at most total / cores (rounded
+    up to 64 elements so vector rows stay aligned)."""
+    per_core = -(-total // e.arch.cores)
+    return max(1, min(chunk, -(-per_core // 64) * 64 if per_core > 64 else per_core))
+
+
+def stream_chunk(e: Emitter, total: int, per_elem: int) -> int:
+    """Elements per chunk of a streaming vector op needing ``per_elem`` NRAM bytes per element (all
+    operands and both buffers): a multiple of 64 that fits NRAM less 1 KiB, at most ``total``."""
+    free = e.arch.memory.nram_kib * 1024 - 1024
+    return max(64, min(total, (free // per_elem) // 64 * 64))
+
+
+def no_prologue() -> None:
+    """For ``Emitter.on_cores`` when a core loads nothing resident."""

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from aics.compiler.lower.common import Emitter, Lowered, numel
+from aics.compiler.lower.common import Emitter, Lowered, chunks, core_share, no_prologue, numel, stream_chunk
 from aics.compiler.lower.weighted import _emit_conv, float_tables, lower_linear
 from aics.compiler.memory import align
 from aics.compiler.passes.fuse_epilogue import Epilogue
@@ -115,11 +115,7 @@ def _conv(e: Emitter, node: Node, out: str, lo: float, hi: float) -> Lowered:
     return Lowered(node, out, emit, macs, compulsory)
 
 
-def _chunks(total: int, size: int) -> list[tuple[int, int]]:
-    return [(i, min(size, total - i)) for i in range(0, total, size)]
-
-
-def _free(e: Emitter) -> int:
+def _nram_free(e: Emitter) -> int:
     return e.arch.memory.nram_kib * 1024 - 1024
 
 
@@ -131,10 +127,11 @@ def _pool(e: Emitter, node: Node) -> Lowered:
     t, b, l, r = a.padding
     b = max(b, (ho - 1) * sh + kh - h - t)  # ceil_mode: extra rows/cols that never win a max
     r = max(r, (wo - 1) * sw + kw - w - l)
-    c_t = min(c, _free(e) // (2 * (align(h * w * F32) + align(ho * wo * F32))))
+    free = _nram_free(e)
+    c_t = min(c, free // (2 * (align(h * w * F32) + align(ho * wo * F32))))
     if c_t < 1:
         raise CompileError(f"layer '{node.name}': one fp32 channel needs {(h * w + ho * wo) * F32:,} bytes of "
-                           f"NRAM, {_free(e):,} are free")
+                           f"NRAM, {free:,} are free")
     avg = node.op == "avg_pool2d"
 
     def emit(em: Emitter) -> None:
@@ -150,7 +147,7 @@ def _pool(e: Emitter, node: Node) -> Lowered:
                     kernel=a.kernel, src=ins[j], dst=outs[j], stride=a.stride, pad=(t, b, l, r),
                     count_pad=bool(avg and a.count_include_pad), pad_value=0)
             em.store(outs[j], dst + c0 * ho * wo * F32, (1, 1, cn * ho * wo * F32))
-        em.on_cores(_chunks(c, max(1, min(c_t, -(-c // em.arch.cores)))), lambda: None, body)
+        em.on_cores(chunks(c, core_share(c, c_t, em)), no_prologue, body)
     return Lowered(node, node.name, emit, 0, (numel(x.shape) + numel(node.shape)) * F32)
 
 
@@ -159,10 +156,11 @@ def _global_avg(e: Emitter, node: Node) -> Lowered:
     _, c, h, w = x.shape
     count = h * w
     scale = e.image.add(f"{node.name}.scale", np.array([1.0 / count], np.float32), DType.FP32)
-    c_t = min(c, _free(e) // (2 * (align(count * F32) + 2 * F32)))
+    free = _nram_free(e)
+    c_t = min(c, free // (2 * (align(count * F32) + 2 * F32)))
     if c_t < 1:
         raise CompileError(f"layer '{node.name}': one fp32 channel needs {count * F32:,} bytes of NRAM, "
-                           f"{_free(e):,} are free")
+                           f"{free:,} are free")
 
     def emit(em: Emitter) -> None:
         nram, _ = em.begin(node.name, node.op)
@@ -178,7 +176,7 @@ def _global_avg(e: Emitter, node: Node) -> Lowered:
             em.emit(Eltwise, op=EltOp.MUL, dtype=DType.FP32, rows=1, cols=cn, a=sums[j], b=k, out=sums[j],
                     bcast=Bcast.ROW)
             em.store(sums[j], dst + c0 * F32, (1, 1, cn * F32))
-        em.on_cores(_chunks(c, max(1, min(c_t, -(-c // em.arch.cores)))),
+        em.on_cores(chunks(c, core_share(c, c_t, em)),
                     lambda: em.load(scale, (Space.NRAM, k), (1, 1, F32)), body)
     return Lowered(node, node.name, emit, 0, (numel(x.shape) + numel(node.shape)) * F32)
 
@@ -187,7 +185,7 @@ def _eltwise(e: Emitter, node: Node, op: EltOp | None, clamp: tuple[float, float
     """add/sub of two tensors (``op``) or a clamp of one (``clamp``: MAX lo then MIN hi)."""
     total = numel(node.shape)
     operands = 2 if op is not None else 1
-    chunk = max(64, min(total, _free(e) // (2 * (operands + 1) * F32) // 64 * 64))
+    chunk = stream_chunk(e, total, 2 * (operands + 1) * F32)
     bounds = None
     if clamp is not None:
         bounds = e.image.add(f"{node.name}.bounds", np.array(clamp, np.float32), DType.FP32)
@@ -211,6 +209,6 @@ def _eltwise(e: Emitter, node: Node, op: EltOp | None, clamp: tuple[float, float
                         em.emit(Eltwise, op=side, dtype=DType.FP32, rows=1, cols=n, a=buf[0], b=lim + k * F32,
                                 out=buf[0], bcast=Bcast.ROW)
             em.store(buf[0], dst + p0 * F32, (1, 1, n * F32))
-        prologue = (lambda: em.load(bounds, (Space.NRAM, lim), (1, 1, 2 * F32))) if bounds is not None else (lambda: None)
-        em.on_cores(_chunks(total, max(64, min(chunk, -(-total // em.arch.cores)))), prologue, body)
+        prologue = (lambda: em.load(bounds, (Space.NRAM, lim), (1, 1, 2 * F32))) if bounds is not None else no_prologue
+        em.on_cores(chunks(total, core_share(total, chunk, em)), prologue, body)
     return Lowered(node, node.name, emit, 0, (operands + 1) * total * F32)

@@ -28,41 +28,16 @@ from math import ceil
 import numpy as np
 
 from aics.analysis.rules import RULES
-from aics.compiler.lower.common import Emitter, Lowered
+from aics.compiler.lower.common import Emitter, Lowered, describe
 from aics.dlp.arch import Arch
-from aics.dlp.isa import DType, HostCall
-from aics.dlp.program import HostOp, TensorDesc
-from aics.errors import CompileError
+from aics.dlp.isa import HostCall
+from aics.dlp.program import HostOp
 from aics.ir.graph import Graph, Node
 from aics.ir.quant import QuantParams
 from aics.ir.serialize import to_dict
 from aics.reference import qtensor as Q
 
 FLOAT = QuantParams("float32")
-
-
-def tensor_dtype(qp: QuantParams | None, node: Node) -> DType:
-    """How a tensor lies in DRAM: int8/int16 codes, int32 token ids, or float32 for tensors that
-    stay float."""
-    if not node.dtype.startswith("float"):
-        return DType.INT32  # token ids, whatever params the quantizer gave them
-    if qp is None or qp.dtype == "float32":
-        return DType.FP32
-    if qp.dtype in ("int8", "int16", "int32"):
-        return DType[qp.dtype.upper()]
-    raise CompileError(f"tensor '{node.name}': {qp.dtype} tensors cannot live in the DLP's DRAM "
-                       f"(the compiler handles affine int8/int16 and float32)")
-
-
-def describe(e: Emitter, name: str, tensor: str) -> TensorDesc:
-    """The descriptor of ``tensor`` at its DRAM address, named ``name``."""
-    node = e.graph[tensor]
-    qp = e.qp(tensor)
-    dtype = tensor_dtype(qp, node)
-    if dtype in (DType.FP32, DType.INT32) or qp is None:
-        return TensorDesc(name, e.addr[tensor], node.shape, dtype)
-    a = Q.affine(qp)
-    return TensorDesc(name, e.addr[tensor], node.shape, dtype, float(a.scale), int(a.zero_point))
 
 
 def payload(graph: Graph, node: Node, view: Q.QuantView) -> Graph:

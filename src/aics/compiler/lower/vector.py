@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from aics.compiler.lower.broadcast import const_address, tensor_address
-from aics.compiler.lower.common import Emitter, Lowered, numel
+from aics.compiler.lower.common import Emitter, Lowered, chunks, core_share, no_prologue, numel, stream_chunk
 from aics.compiler.memory import align
 from aics.dlp.isa import (
     Bcast, DType, EltOp, Eltwise, Lut, MatMul, Pool, PoolMode, Reduce, ReduceOp, Requant, Rescale, Space,
@@ -49,22 +49,7 @@ def _int8(e: Emitter, node: Node) -> None:
         qp = e.qp(name)
         if qp is None or qp.dtype != "int8" or qp.per_channel:
             raise CompileError(f"layer '{node.name}': tensor '{name}' is not per-tensor int8; "
-                               f"the DLP lowering handles int8 only (host fallback is not implemented)")
-
-
-def _chunks(total: int, size: int) -> list[tuple[int, int]]:
-    return [(i, min(size, total - i)) for i in range(0, total, size)]
-
-
-def _share(total: int, chunk: int, e: Emitter) -> int:
-    """A chunk size that gives every core work: at most ``chunk``, at most total / cores (rounded
-    up to 64 elements so vector rows stay aligned)."""
-    per_core = -(-total // e.arch.cores)
-    return max(1, min(chunk, -(-per_core // 64) * 64 if per_core > 64 else per_core))
-
-
-def _nothing() -> None:
-    return None
+                               f"the int8 lowering does not apply")
 
 
 def lower_pool(e: Emitter, node: Node) -> Lowered:
@@ -106,7 +91,7 @@ def lower_pool(e: Emitter, node: Node) -> Lowered:
                     kernel=a.kernel, src=ins[j], dst=outs[j], stride=a.stride, pad=(t, b, l, r),
                     count_pad=bool(avg and a.count_include_pad), pad_value=zp if avg else 0)
             em.store(outs[j], dst + c0 * ho * wo, (1, 1, cn * ho * wo))
-        em.on_cores(_chunks(c, _share(c, c_t, em)), _nothing, body)
+        em.on_cores(chunks(c, core_share(c, c_t, em)), no_prologue, body)
     return Lowered(node, node.name, emit, 0, numel(x.shape) + numel(node.shape))
 
 
@@ -144,15 +129,8 @@ def lower_global_avg(e: Emitter, node: Node) -> Lowered:
                     shift=shift, left_shift=k, in_zp=count * in_a.zero_point, out_zp=out_a.zero_point,
                     qmin=lo, qmax=hi)
             em.store(outs[j], dst + c0, (1, 1, cn))
-        em.on_cores(_chunks(c, _share(c, c_t, em)), _nothing, body)
+        em.on_cores(chunks(c, core_share(c, c_t, em)), no_prologue, body)
     return Lowered(node, node.name, emit, 0, numel(x.shape) + numel(node.shape))
-
-
-def _stream(e: Emitter, node: Node, n_in: int, per_elem: int) -> int:
-    """Elements per chunk of a streaming op reading ``n_in`` int8 inputs (``per_elem`` NRAM bytes
-    per element in all, both buffers included)."""
-    free = e.arch.memory.nram_kib * 1024 - 1024
-    return max(64, min(numel(node.shape), (free // per_elem) // 64 * 64))
 
 
 def lower_lut(e: Emitter, node: Node) -> Lowered:
@@ -162,7 +140,7 @@ def lower_lut(e: Emitter, node: Node) -> Lowered:
     table = L.build_lut(lambda v: UNARY[node.op](v, node.attrs), rin, rout)
     t_addr = e.image.add(f"{node.name}.lut", table, DType.INT8)
     total = numel(node.shape)
-    chunk = _stream(e, node, 1, 4)
+    chunk = stream_chunk(e, numel(node.shape), 4)
 
     def emit(em: Emitter) -> None:
         nram, _ = em.begin(node.name, node.op)
@@ -176,7 +154,7 @@ def lower_lut(e: Emitter, node: Node) -> Lowered:
             em.load(src + p0, (Space.NRAM, ins[j]), (1, 1, n))
             em.emit(Lut, n=n, dtype=DType.INT8, src=ins[j], table=tab, dst=outs[j])
             em.store(outs[j], dst + p0, (1, 1, n))
-        em.on_cores(_chunks(total, _share(total, chunk, em)),
+        em.on_cores(chunks(total, core_share(total, chunk, em)),
                     lambda: em.load(t_addr, (Space.NRAM, tab), (1, 1, 256)), body)
     return Lowered(node, node.name, emit, 0, 2 * total + 256)
 
@@ -195,7 +173,7 @@ def lower_add(e: Emitter, node: Node, output: str, qmin: int | None = None, qmax
     lo, hi = Q.code_range(e.qp(node.name))
     lo, hi = (lo if qmin is None else qmin), (hi if qmax is None else qmax)
     total = numel(node.shape)
-    chunk = _stream(e, node, 2, 2 * (1 + 1 + 4 + 4 + 1))
+    chunk = stream_chunk(e, numel(node.shape), 2 * (1 + 1 + 4 + 4 + 1))
     op = EltOp.ADD if node.op == "add" else EltOp.SUB
     consts = {name: const_address(e, name) for name in (a_name, b_name)}  # a constant operand: in the image
 
@@ -218,7 +196,7 @@ def lower_add(e: Emitter, node: Node, output: str, qmin: int | None = None, qmax
             em.emit(Rescale, n=n, src=buf["sa"], dst=buf["o"], in_dtype=DType.INT32, dtype=DType.INT8, mult=mo[0],
                     shift=mo[1], left_shift=0, in_zp=0, out_zp=qo.zero_point, qmin=lo, qmax=hi)
             em.store(buf["o"], dst + p0, (1, 1, n))
-        em.on_cores(_chunks(total, _share(total, chunk, em)), _nothing, body)
+        em.on_cores(chunks(total, core_share(total, chunk, em)), no_prologue, body)
     return Lowered(node, output, emit, 0, 3 * total)
 
 
@@ -286,5 +264,5 @@ def lower_adaptive_avg(e: Emitter, node: Node) -> Lowered:
             em.emit(Requant, rows=cn, cols=bins, src=accs[j], bias=tab, mult=tab + 4 * bins, shift=tab + 8 * bins,
                     dst=outs[j], dtype=DType.INT8, channel=Bcast.COL, out_zp=out_zp, qmin=lo, qmax=hi)
             em.store(outs[j], dst + c0 * bins, (1, 1, cn * bins))
-        em.on_cores(_chunks(c, _share(c, c_t, em)), prologue, body)
+        em.on_cores(chunks(c, core_share(c, c_t, em)), prologue, body)
     return Lowered(node, node.name, emit, 0, numel(x.shape) + numel(node.shape) + hw * bins + 4 * tables.size)
