@@ -106,23 +106,29 @@ def conv2d(ctx: LayerCtx) -> Layer:
     (sh, sw), (dh, dw), (top, _, left, _) = at.stride, at.dilation, at.padding
     og = o // at.groups
     base = "(o / {og}) * {cg} + ".format(og=og, cg=cg) if at.groups > 1 else ""
-    body = [
-        f"for (int o = 0; o < {o}; o++) {{",
-        f"{INDENT}for (int oy = 0; oy < {ho}; oy++) {{",
-        f"{INDENT * 2}for (int ox = 0; ox < {wo}; ox++) {{",
-        f"{INDENT * 3}{a.acc_t} acc = 0;",
-        f"{INDENT * 3}for (int c = 0; c < {cg}; c++) {{",
-        f"{INDENT * 4}for (int ky = 0; ky < {kh}; ky++) {{",
-        f"{INDENT * 5}for (int kx = 0; kx < {kw}; kx++) {{",
-        PIPELINE,
-        f"{INDENT * 6}const int iy = {tap('oy', sh, top, 'ky', dh)};",
-        f"{INDENT * 6}const int ix = {tap('ox', sw, left, 'kx', dw)};",
-        *guarded(in_range("iy", h, top, ho, sh, (kh - 1) * dh + 1) + in_range("ix", w, left, wo, sw, (kw - 1) * dw + 1),
-                 f"acc += ({a.acc_t})({_read(a, f'in[{base}c][iy][ix]')}) * {a.weights}[o][c][ky][kx];", 6),
-        f"{INDENT * 5}}}", f"{INDENT * 4}}}", f"{INDENT * 3}}}",
-        f"{INDENT * 3}out[o][oy][ox] = {a.epilogue};",
-        f"{INDENT * 2}}}", f"{INDENT}}}", "}"]
+    taps = [f"const int iy = {tap('oy', sh, top, 'ky', dh)};", f"const int ix = {tap('ox', sw, left, 'kx', dw)};",
+            *guarded(in_range("iy", h, top, ho, sh, (kh - 1) * dh + 1) + in_range("ix", w, left, wo, sw, (kw - 1) * dw + 1),
+                     f"acc += ({a.acc_t})({_read(a, f'in[{base}c][iy][ix]')}) * {a.weights}[o][c][ky][kx];", 0)]
+    body = _window_sum(a, (("o", o), ("oy", ho), ("ox", wo)), cg, kh, kw, taps)
     return Layer([ctx.header(), *indent(body, 1), "}"], (Loop(o * ho * wo, cg * kh * kw, 1),))
+
+
+def _window_sum(a: Arith, outer: tuple[tuple[str, int], ...], channels: int, kh: int, kw: int,
+                taps: list[str]) -> list[str]:
+    """The output-stationary nest every windowed layer shares: for each output (``outer`` loops,
+    outermost first; ``o``, ``oy``, ``ox`` name the output element), accumulate the pipelined
+    ``taps`` (C lines reading ``c``, ``ky``, ``kx``) over channels x kernel, then write the epilogue."""
+    d = len(outer)
+    return [*(f"{INDENT * k}for (int {v} = 0; {v} < {n}; {v}++) {{" for k, (v, n) in enumerate(outer)),
+            f"{INDENT * d}{a.acc_t} acc = 0;",
+            f"{INDENT * d}for (int c = 0; c < {channels}; c++) {{",
+            f"{INDENT * (d + 1)}for (int ky = 0; ky < {kh}; ky++) {{",
+            f"{INDENT * (d + 2)}for (int kx = 0; kx < {kw}; kx++) {{",
+            PIPELINE,
+            *indent(taps, d + 3),
+            f"{INDENT * (d + 2)}}}", f"{INDENT * (d + 1)}}}", f"{INDENT * d}}}",
+            f"{INDENT * d}out[o][oy][ox] = {a.epilogue};",
+            *(f"{INDENT * k}}}" for k in reversed(range(d)))]
 
 
 def _conv_line_buffer(ctx: LayerCtx, a: Arith, lb_bits: int) -> Layer:
@@ -155,18 +161,10 @@ def _conv_line_buffer(ctx: LayerCtx, a: Arith, lb_bits: int) -> Layer:
         f"{INDENT * 3}}}",
         f"{INDENT * 3}lb[c][{kh - 1}][x] = {load};",
         f"{INDENT * 2}}}", f"{INDENT}}}",
-        f"{INDENT}for (int o = 0; o < {o}; o++) {{",
-        f"{INDENT * 2}for (int ox = 0; ox < {wo}; ox++) {{",
-        f"{INDENT * 3}{a.acc_t} acc = 0;",
-        f"{INDENT * 3}for (int c = 0; c < {c}; c++) {{",
-        f"{INDENT * 4}for (int ky = 0; ky < {kh}; ky++) {{",
-        f"{INDENT * 5}for (int kx = 0; kx < {kw}; kx++) {{",
-        PIPELINE,
-        f"{INDENT * 6}const int ix = {tap('ox', sw, left, 'kx', 1)};",
-        *guarded(in_range("ix", w, left, wo, sw, kw), f"acc += ({a.acc_t})lb[c][ky][ix] * {a.weights}[o][c][ky][kx];", 6),
-        f"{INDENT * 5}}}", f"{INDENT * 4}}}", f"{INDENT * 3}}}",
-        f"{INDENT * 3}out[o][oy][ox] = {a.epilogue};",
-        f"{INDENT * 2}}}", f"{INDENT}}}", "}"]
+        *indent(_window_sum(a, (("o", o), ("ox", wo)), c, kh, kw, [
+            f"const int ix = {tap('ox', sw, left, 'kx', 1)};",
+            *guarded(in_range("ix", w, left, wo, sw, kw), f"acc += ({a.acc_t})lb[c][ky][ix] * {a.weights}[o][c][ky][kx];", 0)]), 1),
+        "}"]
     loops = (Loop(c, (kh - 1) * w), Loop(ho * c, w), Loop(ho * o * wo, c * kh * kw, 1))
     return Layer([ctx.header(), *indent(body, 1), "}"], loops, lb_bits)
 
@@ -184,22 +182,10 @@ def conv_transpose2d(ctx: LayerCtx) -> Layer:
     base = f"(o / {og}) * {cg} + " if at.groups > 1 else ""
     strided = f" && ty % {sh} == 0 && tx % {sw} == 0" if (sh, sw) != (1, 1) else ""
     iy, ix = ("ty / " + str(sh), "tx / " + str(sw)) if (sh, sw) != (1, 1) else ("ty", "tx")
-    body = [
-        f"for (int o = 0; o < {o}; o++) {{",
-        f"{INDENT}for (int oy = 0; oy < {ho}; oy++) {{",
-        f"{INDENT * 2}for (int ox = 0; ox < {wo}; ox++) {{",
-        f"{INDENT * 3}{a.acc_t} acc = 0;",
-        f"{INDENT * 3}for (int c = 0; c < {cg}; c++) {{",
-        f"{INDENT * 4}for (int ky = 0; ky < {kh}; ky++) {{",
-        f"{INDENT * 5}for (int kx = 0; kx < {kw}; kx++) {{",
-        PIPELINE,
-        f"{INDENT * 6}const int ty = oy + {ph} - ky * {dh};",
-        f"{INDENT * 6}const int tx = ox + {pw} - kx * {dw};",
-        f"{INDENT * 6}if (ty >= 0 && tx >= 0{strided} && {iy} < {h} && {ix} < {w}) {{",
-        f"{INDENT * 7}acc += ({a.acc_t})({_read(a, f'in[{base}c][{iy}][{ix}]')}) * "
-        f"{a.weights}[{base}c][o % {og}][ky][kx];",
-        f"{INDENT * 6}}}",
-        f"{INDENT * 5}}}", f"{INDENT * 4}}}", f"{INDENT * 3}}}",
-        f"{INDENT * 3}out[o][oy][ox] = {a.epilogue};",
-        f"{INDENT * 2}}}", f"{INDENT}}}", "}"]
+    taps = [f"const int ty = oy + {ph} - ky * {dh};", f"const int tx = ox + {pw} - kx * {dw};",
+            f"if (ty >= 0 && tx >= 0{strided} && {iy} < {h} && {ix} < {w}) {{",
+            f"{INDENT}acc += ({a.acc_t})({_read(a, f'in[{base}c][{iy}][{ix}]')}) * "
+            f"{a.weights}[{base}c][o % {og}][ky][kx];",
+            "}"]
+    body = _window_sum(a, (("o", o), ("oy", ho), ("ox", wo)), cg, kh, kw, taps)
     return Layer([ctx.header(), *indent(body, 1), "}"], (Loop(o * ho * wo, cg * kh * kw, 1),))
