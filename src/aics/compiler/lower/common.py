@@ -119,7 +119,7 @@ def tensor_dtype(qp: QuantParams | None, node: Node) -> DType:
     """How a tensor lies in DRAM: int8/int16 codes, int32 token ids, or float32 for tensors that
     stay float."""
     if not node.dtype.startswith("float"):
-        return DType.INT32  # token ids, whatever params the quantizer gave them
+        return DType.INT32  # token ids
     if qp is None or qp.dtype == "float32":
         return DType.FP32
     if qp.dtype in ("int8", "int16", "int32"):

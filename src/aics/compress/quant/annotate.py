@@ -67,7 +67,7 @@ def range_owners(graph: Graph, schemes: Mapping[str, Scheme]) -> dict[str, str]:
     users = graph.users()
     owner: dict[str, str] = {}
     for n in graph.nodes:
-        if n.op == "const":
+        if n.op == "const" or not n.dtype.startswith("float"):  # token ids are integers already
             continue
         scheme = schemes[n.name]
         src = graph[n.inputs[0]] if n.inputs else None
@@ -95,7 +95,7 @@ def annotate(graph: Graph, ranges: Mapping[str, Range], plan: QuantPlan) -> Grap
     quant: dict[str, QuantParams] = {}
     params = dict(graph.params)
     for n in graph.nodes:
-        if n.op == "const":
+        if n.op == "const" or not n.dtype.startswith("float"):  # token ids are integers already
             continue
         scheme = schemes[n.name]
         quant[n.name] = _activation(graph, n, scheme, owners, ranges, quant, users, schemes)
