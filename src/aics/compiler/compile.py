@@ -9,7 +9,7 @@ dilation, groups), conv_transpose2d (``lower.transpose``), linear, batched matmu
 (``lower.attention``), max/avg pooling, adaptive average pooling to any size, LUT activations,
 add/sub, broadcasting mul and expand (``lower.broadcast``), batch_norm and layer_norm replaying
 the reference's float32 recipe on the vector unit (``lower.norm``), concat, slice, permute (DMA
-copies), free reshapes; exact clamp activations fused into the conv/linear/add/conv_transpose/
+copies, or none: reshapes, contiguous slices and channel concats share DRAM bytes, ``views``); exact clamp activations fused into the conv/linear/add/conv_transpose/
 batch_norm epilogues and residual adds fused into the conv epilogue
 (``passes.fuse_epilogue``). Any other layer (or one of these in a form they do not handle), and
 every layer computing in float numerics (mixed precision, LSTM/GRU, LRN, ...), runs on the host
@@ -42,6 +42,7 @@ from aics.compiler.lower.vector import (
 from aics.compiler.lower.weighted import lower_conv, lower_linear
 from aics.compiler.passes.fuse_epilogue import FusionPlan, clamp_of, plan_epilogues
 from aics.compiler.pipeline import FLOAT_PIPELINE, QUANT_PIPELINE, PassRecord, optimize
+from aics.compiler.views import plan_views
 from aics.dlp.arch import Arch
 from aics.dlp.program import Program, arch_fingerprint
 from aics.ir.graph import Graph, Node
@@ -71,11 +72,15 @@ def compile_graph(graph: Graph, arch: Arch) -> Compiled:
     fusion = {} if float32 else plan_epilogues(graph)
     e = Emitter(graph, arch, view, consts=dict(quantized_consts(graph)))
     lowered, alias = _lower_float32(e, graph) if float32 else _lower_all(e, graph, fusion)
-    for name in [n.name for n in graph.inputs] + [low.output for low in lowered]:
-        e.addr[name] = e.image.place(name, numel(graph[name].shape) * tensor_dtype(e.qp(name), graph[name]).size)
-    for name, target in alias.items():
-        e.addr[name] = e.addr[target]
-    for low in lowered:
+    produced = [low.output for low in lowered]
+    views = plan_views(graph, set(produced), alias, e.qp, lambda name: tensor_dtype(e.qp(name), graph[name]).size)
+    for name in [n.name for n in graph.inputs] + produced:
+        if name not in views.views:
+            e.addr[name] = e.image.place(name, numel(graph[name].shape) * tensor_dtype(e.qp(name), graph[name]).size)
+    for name in views.views:
+        base, offset = views.resolve(name)
+        e.addr[name] = e.addr[base] + offset
+    for low in (low for low in lowered if low.output not in views.free):
         low.emit(e)
         e.end_layer()
         e.info.macs, e.info.compulsory_bytes = low.macs, low.compulsory_bytes

@@ -8,8 +8,9 @@ DRAM (one flat byte space, addresses from 0)::
   bytes, so one weight tile is one contiguous DMA (``DramImage.add``).
 * Every activation tensor gets its own region (no reuse yet: DRAM is not the scarce resource of
   the simulated machine, and distinct regions keep the simulator's hazard tracking exact).
-  Data-movement nodes that do not change bytes (``reshape`` of a contiguous NCHW tensor with the
-  same quantisation) alias their input's region.
+  Data-movement nodes that do not change bytes share regions instead (``compiler.views``): a
+  reshape or a contiguous slice is a view of its input, a concat's inputs are written in place
+  into its output.
 
 On chip, each layer plans its own NRAM/WRAM use with an ``Arena``: a bump allocator that raises
 ``CompileError`` naming the layer, the buffer and the bytes needed when a plan does not fit. A

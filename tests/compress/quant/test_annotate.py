@@ -12,6 +12,7 @@ from aics.errors import QuantizationError
 from aics.ir.torch_import import import_module
 from aics.ir.verify import verify
 from aics.reference import Executor, dequantize
+from aics.reference.executor import run_all
 
 
 @pytest.fixture(scope="module")
@@ -134,3 +135,36 @@ def test_norms_that_cannot_fold_keep_float_constants():
     ref = model(torch.from_numpy(x[:32])).detach().numpy()
     out = dequantize(q, q.outputs[0], Executor(q, "int").run(x[:32])[0])
     assert np.abs(out - ref).max() < 0.05 * np.abs(ref).max()
+
+
+class _Concats(nn.Module):
+    """Two concats sharing an operand (DenseNet's growing lists) and a branch of another range."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = nn.Conv2d(3, 4, 3, padding=1)
+        self.b = nn.Conv2d(4, 4, 1)
+
+    def forward(self, x):
+        a = torch.relu(self.a(x))
+        b = 10.0 * self.b(a)  # a much wider range than a's
+        return torch.cat([a], 1) + torch.cat([a, b], 1)[:, :4]
+
+
+def test_concat_inputs_and_output_share_params_covering_all_ranges():
+    torch.manual_seed(0)
+    graph = import_module(_Concats().eval(), (1, 3, 8, 8))
+    calib = np.random.default_rng(0).standard_normal((4, 3, 8, 8)).astype(np.float32)
+    q = quantize_graph(graph, calib)
+    cats = [n for n in q.nodes if n.op == "concat"]
+    members = {name for c in cats for name in (c.name, *c.inputs)}
+    assert len(cats) == 2 and len({q.quant[m] for m in members}) == 1  # one set, joined through 'a'
+    acts = [run_all(graph, calib[i:i + 1]) for i in range(4)]  # every tensor, every calibration input
+    lo = min(float(a[m].min()) for a in acts for m in members)
+    hi = max(float(a[m].max()) for a in acts for m in members)
+    scale, zp = q.quant[cats[0].name].scale[0], q.quant[cats[0].name].zero_point[0]
+    # zero-point rounding may cost up to one step at either end
+    assert scale * (-128 - zp) <= min(lo, 0.0) + scale and scale * (127 - zp) >= hi - scale
+    assert scale * 255 <= (hi - min(lo, 0.0)) * 1.01  # and no wider than the union
+    adder = next(n for n in q.nodes if n.op == "add")
+    assert q.quant[adder.name] != q.quant[cats[0].name]  # the add keeps its own range

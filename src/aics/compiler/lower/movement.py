@@ -4,7 +4,8 @@ Each is a set of strided DMA copies DRAM -> DRAM (``move`` rows of ``x`` contigu
 outer strided dimensions), emitted on the tensors' row-major layouts:
 
 * concat along axis a: one copy per input into its slot of the output (rows of
-  ``size_a(input) * inner`` bytes, ``outer`` of them, output stride ``size_a(output) * inner``);
+  ``size_a(input) * inner`` bytes, ``outer`` of them, output stride ``size_a(output) * inner``),
+  except for inputs their producer already wrote there (``compiler.views``);
 * slice along a with step 1: one copy of ``outer`` rows of ``(end - start) * inner`` bytes; with a
   step, rows of ``inner`` bytes on two strided dimensions;
 * permute: the longest trailing run of axes the permutation keeps in place is the contiguous row;
@@ -112,7 +113,9 @@ def lower_concat(e: Emitter, node: Node) -> Lowered:
         offset = 0
         for name, size, fields in parts:
             src, dst = em.addr[name], em.addr[node.name] + offset * inner
-            if fields is None:
+            if src == dst:  # placed in its slot by its producer (``compiler.views``)
+                pass
+            elif fields is None:
                 _copy(em, src, dst, (1, outer, size * inner), (0, size * inner), (0, row_out))
             else:
                 _requant_copy(em, bufs, src, dst, outer, size * inner, size * inner, row_out, fields)

@@ -10,6 +10,9 @@ Conventions (TFLite int8 spec, which the integer reference executes):
   requantization clamps as the activation would; relu / relu6 / clip then share their producer's
   params, as do max pool, average pools, reshape, permute, slice, expand and pad (TFLite requires
   equal input/output params for these);
+* concat: its inputs and its output share one set of params covering all their ranges (TFLite's
+  rule for CONCATENATION), so a concat moves codes without converting them and a compiler may have
+  the producers write straight into their slots of the output (``shared_ranges``);
 * fixed point: every tensor of the layer (weights, bias, output) gets the layer's ``FixedType``;
 * float32 layers: weights float32; the output float32 unless a quantized layer reads it, in which
   case it is stored in that reader's integer format (the host quantizes before handing back);
@@ -83,6 +86,38 @@ def range_owners(graph: Graph, schemes: Mapping[str, Scheme]) -> dict[str, str]:
     return owner
 
 
+def shared_ranges(graph: Graph, owners: Mapping[str, str], ranges: Mapping[str, Range],
+                  schemes: Mapping[str, Scheme]) -> dict[str, Range]:
+    """``ranges`` with the owners joined by concats widened to the union of their ranges.
+
+    A concat in an int scheme joins its output's owner with the owner of each input in the same
+    scheme (constants and integer tensors excluded); joins are transitive, so DenseNet's concats of
+    growing feature lists end up sharing one range per block.
+    """
+    parent: dict[str, str] = {}
+
+    def root(o: str) -> str:
+        while parent.get(o, o) != o:
+            o = parent[o]
+        return o
+
+    for n in graph.nodes:
+        if n.op != "concat" or schemes[n.name].kind != "int" or n.name not in owners:
+            continue
+        for i in n.inputs:
+            if i in owners and schemes[i] == schemes[n.name]:
+                a, b = root(owners[i]), root(owners[n.name])
+                if a != b:
+                    parent[a] = b
+    union: dict[str, Range] = {}
+    for o in parent.keys() | set(parent.values()):
+        if o in ranges:
+            lo, hi = ranges[o]
+            r = root(o)
+            union[r] = (min(lo, union[r][0]), max(hi, union[r][1])) if r in union else (lo, hi)
+    return {**ranges, **{o: union[root(o)] for o in parent.keys() | set(parent.values()) if root(o) in union}}
+
+
 def annotate(graph: Graph, ranges: Mapping[str, Range], plan: QuantPlan) -> Graph:
     """``graph`` (BN already folded) with ``quant`` for every tensor and weights snapped to their grids.
 
@@ -91,6 +126,7 @@ def annotate(graph: Graph, ranges: Mapping[str, Range], plan: QuantPlan) -> Grap
     """
     schemes = node_schemes(graph, plan)
     owners = range_owners(graph, schemes)
+    ranges = shared_ranges(graph, owners, ranges, schemes)
     users = graph.users()
     quant: dict[str, QuantParams] = {}
     params = dict(graph.params)
