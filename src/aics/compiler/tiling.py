@@ -11,7 +11,10 @@ channels x ``th`` output rows (full width). A tile needs, on chip:
 
 A grouped conv's tile runs either as one GEMM per group or, when cheaper, as one block-diagonal
 GEMM over all the tile's input channels (``ConvTiling.dense``: zero weights off the groups' blocks;
-depthwise layers gain up to an order of magnitude on a 32-wide array, see ``_o_options``).
+depthwise layers gain up to an order of magnitude on a 32-wide array, see ``_o_options``). A
+depthwise tile may instead run on the vector unit (``ConvTiling.vector``: the ``dwconv``
+instruction, one MAC per lane per cycle, weights in NRAM), where no MAC is wasted on zeros; its
+requant then shares the vector unit, so its time counts too.
 
 Two loop orders are considered. ``o_outer`` keeps a weight tile resident while the row tiles
 stream through (weights read once, the input read once per output-channel tile when G = 1);
@@ -92,6 +95,7 @@ class ConvTiling:
     estimate: int  # cycles the model predicts
     traffic: int  # DRAM bytes the model predicts
     dense: bool = False  # a grouped conv run as one block-diagonal conv per tile (``dense_weight_tiles``)
+    vector: bool = False  # a depthwise conv run on the vector unit (``dwconv``), weights in NRAM
 
     def o_tiles(self, shape: ConvShape) -> list[tuple[int, int]]:
         return [(o, min(self.o_t, shape.o - o)) for o in range(0, shape.o, self.o_t)]
@@ -112,15 +116,18 @@ def _o_candidates(shape: ConvShape, cols: int) -> list[int]:
     return sorted(out)
 
 
-def _o_options(shape: ConvShape, cols: int, allow_dense: bool) -> list[tuple[int, bool]]:
-    """(output channels per tile, dense) candidates: a grouped conv may also run each tile as one
-    block-diagonal conv over all the tile's input channels (zeros off the diagonal blocks), which
-    fills the array's columns at the price of wasted MACs (a depthwise 3x3 tile of 32 channels: one
-    GEMM with K = 288, N = 32 instead of 32 GEMMs with K = 9, N = 1)."""
-    plain = [(o_t, False) for o_t in _o_candidates(shape, cols)]
+def _o_options(shape: ConvShape, cols: int, allow_dense: bool) -> list[tuple[int, bool, bool]]:
+    """(output channels per tile, dense, vector) candidates: a grouped conv may also run each tile
+    as one block-diagonal conv over all the tile's input channels (zeros off the diagonal blocks),
+    which fills the array's columns at the price of wasted MACs (a depthwise 3x3 tile of 32
+    channels: one GEMM with K = 288, N = 32 instead of 32 GEMMs with K = 9, N = 1); a depthwise
+    conv may also run on the vector unit."""
+    plain = [(o_t, False, False) for o_t in _o_candidates(shape, cols)]
     if not allow_dense or shape.groups == 1:
         return plain
-    return plain + [(o_t, True) for o_t in _o_candidates(shape, cols) if o_t > shape.opg]
+    dense = [(o_t, True, False) for o_t in _o_candidates(shape, cols) if o_t > shape.opg]
+    depthwise = shape.cpg == 1 and shape.opg == 1
+    return plain + dense + ([(o_t, False, True) for o_t in _o_candidates(shape, cols)] if depthwise else [])
 
 
 def _th_candidates(ho: int) -> list[int]:
@@ -131,14 +138,18 @@ def conv_tiling(layer: str, shape: ConvShape, arch: Arch, nram_reserved: int, ep
                 allow_dense: bool = False) -> ConvTiling:
     """The cheapest tiling of ``shape`` under the module's model (``nram_reserved``: resident tables;
     ``epilogue_bytes``: extra NRAM per output element of a fused residual add, per buffer set;
-    ``allow_dense``: the caller can lay out block-diagonal weight tiles for grouped convs)."""
+    ``allow_dense``: the caller can lay out block-diagonal weight tiles for grouped convs and run
+    depthwise tiles on the vector unit)."""
     nram, wram = arch.memory.nram_kib * 1024 - nram_reserved, arch.memory.wram_kib * 1024
     bpc = Fraction(str(arch.dram.bandwidth_gbps)) / Fraction(str(arch.frequency_ghz))
     latency = arch.dram.latency_cycles
     es = shape.in_bytes
     best: tuple[tuple[int, int], ConvTiling] | None = None
     k = shape.cpg * shape.kh * shape.kw
-    for o_t, dense in _o_options(shape, arch.matrix.cols, allow_dense):
+    vec = arch.vector
+    mac_rate = vec.ops_per_cycle.get(f"MAC_{8 * es}", vec.lanes)
+    rq_rate = vec.ops_per_cycle.get("REQUANT", vec.lanes)
+    for o_t, dense, vector in _o_options(shape, arch.matrix.cols, allow_dense):
         n_o = ceil(shape.o / o_t)
         c_t = shape.c_in(o_t)
         k_t = c_t * shape.kh * shape.kw if dense else k  # weights per output channel of a tile
@@ -151,7 +162,9 @@ def conv_tiling(layer: str, shape: ConvShape, arch: Arch, nram_reserved: int, ep
             in_once = sum(shape.c * shape.h_in(t) * shape.w * es for _, t in _rows(shape.ho, th))
             w_total = shape.o * k_t * es
             out_total = shape.o * shape.ho * shape.wo * es * (2 if epilogue_bytes else 1)
-            if dense or shape.groups == 1:
+            if vector:  # the MACs and then the requant, both on the vector unit
+                per_tile = ceil(o_t * th * shape.wo * k / mac_rate) + ceil(o_t * th * shape.wo / rq_rate)
+            elif dense or shape.groups == 1:
                 per_tile = gemm_cost(arch.matrix, th * shape.wo, k_t, o_t).cycles
             else:  # one GEMM per group of the tile, in sequence
                 per_tile = gemm_cost(arch.matrix, th * shape.wo, k, shape.opg).cycles * (o_t // shape.opg)
@@ -171,15 +184,17 @@ def conv_tiling(layer: str, shape: ConvShape, arch: Arch, nram_reserved: int, ep
                     traffic = w_total * n_r + in_once
                     moves = n_o * n_r + n_r + n_o * n_r
                 traffic += out_total
-                if w_bufs * align(w_tile) > wram:
+                w_need = w_bufs * align(w_tile)
+                if not vector and w_need > wram:
                     continue
-                if i_bufs * align(in_tile) + 2 * (align(acc) + align(res) + 3 * align(extra // 3 + 1)) > nram:
+                if i_bufs * align(in_tile) + 2 * (align(acc) + align(res) + 3 * align(extra // 3 + 1)) \
+                        + (w_need if vector else 0) > nram:
                     continue
                 dram = int(traffic / bpc) + moves * latency
                 est = max(dram, matrix)
                 key = (est, n_o * n_r)
                 if best is None or key < best[0]:
-                    best = (key, ConvTiling(o_t, th, order, w_bufs, i_bufs, est, traffic, dense))
+                    best = (key, ConvTiling(o_t, th, order, w_bufs, i_bufs, est, traffic, dense, vector))
     if best is None:
         _too_big(layer, shape, nram, wram)
     assert best is not None

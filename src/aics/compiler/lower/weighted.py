@@ -7,7 +7,8 @@ strided DMA brings the input rows (halo included, all channels of the tile's gro
 ``conv`` instruction computes the int32 accumulators (the tile's share of the layer's zero
 padding given as its ``pad``, the input zero point as ``a_offset``), one ``requant`` applies bias,
 multiplier, shift, output zero point and the fused clamp per row (= output channel), one strided
-DMA stores the int8 rows. A fused residual add (``Epilogue.add``) loads the residual's tile too
+DMA stores the int8 rows. A depthwise tile the tiling puts on the vector unit (``ConvTiling.vector``)
+computes its accumulators with ``dwconv`` instead, its weights loaded into NRAM. A fused residual add (``Epilogue.add``) loads the residual's tile too
 and runs TFLite ADD on it before the store (three ``rescale`` + one ``eltwise``). Loads alternate between two buffers (double buffering), so the
 simulator overlaps the DMA of tile i+1 with the compute of tile i; the loop order is the tiling's.
 
@@ -24,7 +25,7 @@ from aics.compiler.lower.common import Emitter, Lowered, numel
 from aics.compiler.memory import Arena
 from aics.compiler.passes.fuse_epilogue import Epilogue
 from aics.compiler.tiling import ConvShape, ConvTiling, conv_tiling, linear_tiling
-from aics.dlp.isa import Bcast, Conv, DType, EltOp, Eltwise, LoadSparse, Loc, MatMul, Requant, Rescale, Space
+from aics.dlp.isa import Bcast, Conv, DType, DwConv, EltOp, Eltwise, LoadSparse, Loc, MatMul, Requant, Rescale, Space
 from aics.errors import CompileError
 from aics.ir.graph import Node
 from aics.numerics import quantize_multiplier, quantize_multipliers
@@ -110,7 +111,7 @@ def lower_conv(e: Emitter, node: Node, epi: Epilogue) -> Lowered:
     tiling = conv_tiling(node.name, shape, e.arch, 12 * o + 64, 9 if epi.add else 0, allow_dense=True)
     image = dense_weight_tiles(weights, shape, tiling.o_t) if tiling.dense else weights
     sizes = [on * (shape.c_in(on) if tiling.dense else cpg) * kh * kw for _, on in tiling.o_tiles(shape)]
-    sparse = sparse_tiles(np.split(image.ravel(), np.cumsum(sizes)[:-1]))
+    sparse = None if tiling.vector else sparse_tiles(np.split(image.ravel(), np.cumsum(sizes)[:-1]))
     if sparse is not None:
         image = sparse[0]
     w_addr = e.image.add(f"{node.name}.weight", image, DType.INT8)
@@ -164,7 +165,8 @@ def _emit_conv(e: Emitter, nram: Arena, wram: Arena, s: ConvShape, t: ConvTiling
     tab = nram.alloc("tables", 12 * o)
     in_tile = s.c_in(t.o_t) * s.h_in(t.th) * s.w * es
     ibufs = [nram.alloc(f"in{i}", in_tile) for i in range(t.input_bufs)]
-    wbufs = [wram.alloc(f"w{i}", t.o_t * k_of(t.o_t) * es) for i in range(t.weight_bufs)]
+    w_space, w_arena = (Space.NRAM, nram) if t.vector else (Space.WRAM, wram)
+    wbufs = [w_arena.alloc(f"w{i}", t.o_t * k_of(t.o_t) * es) for i in range(t.weight_bufs)]
     accs = [nram.alloc(f"acc{i}", t.o_t * t.th * s.wo * 4) for i in range(2)]
     ress = accs if float32 else [nram.alloc(f"res{i}", t.o_t * t.th * s.wo) for i in range(2)]
     tile_elems = t.o_t * t.th * s.wo
@@ -188,7 +190,7 @@ def _emit_conv(e: Emitter, nram: Arena, wram: Arena, s: ConvShape, t: ConvTiling
             e.emit(LoadSparse, src=Loc(Space.DRAM, w_addr + offset), dst=Loc(Space.WRAM, wbufs[slot]),
                    n=on * k_of(on), nnz=nnz)
         elif load:  # tiles before o0 are full ones
-            e.load(w_addr + o0 * k_of(t.o_t) * es, (Space.WRAM, wbufs[slot]), (1, 1, on * k_of(on) * es))
+            e.load(w_addr + o0 * k_of(t.o_t) * es, (w_space, wbufs[slot]), (1, 1, on * k_of(on) * es))
         return wbufs[slot]
 
     def inputs(o0: int, on: int, y0: int, rows: int) -> tuple[int, int, int, int, int]:
@@ -208,10 +210,15 @@ def _emit_conv(e: Emitter, nram: Arena, wram: Arena, s: ConvShape, t: ConvTiling
         wbuf = weights(o0, on)
         ibuf, cn, h, ptop, pbot = inputs(o0, on, y0, rows)
         j = i % 2
-        e.emit(Conv, c=cn, h=h, w=s.w, o=on, kernel=(s.kh, s.kw), inp=ibuf, wgt=wbuf, out=accs[j],
-               dtype=DType.FP32 if float32 else DType.INT8, stride=s.stride, dilation=s.dilation,
-               pad=(ptop, pbot, pl, pr), groups=cn // s.cpg if s.groups > 1 and not t.dense else 1,
-               a_offset=zp_x)
+        if t.vector:
+            e.emit(DwConv, c=cn, h=h, w=s.w, kernel=(s.kh, s.kw), inp=ibuf, wgt=wbuf, out=accs[j],
+                   dtype=DType.FP32 if float32 else DType.INT8, stride=s.stride, dilation=s.dilation,
+                   pad=(ptop, pbot, pl, pr), a_offset=zp_x)
+        else:
+            e.emit(Conv, c=cn, h=h, w=s.w, o=on, kernel=(s.kh, s.kw), inp=ibuf, wgt=wbuf, out=accs[j],
+                   dtype=DType.FP32 if float32 else DType.INT8, stride=s.stride, dilation=s.dilation,
+                   pad=(ptop, pbot, pl, pr), groups=cn // s.cpg if s.groups > 1 and not t.dense else 1,
+                   a_offset=zp_x)
         n = rows * s.wo
         where = o0 * s.ho * s.wo + y0 * s.wo
         if float32:

@@ -24,10 +24,10 @@ from aics.dlp.isa.base import (
 from aics.dlp.isa.control import Compute, EndLoop, HostCall, Loop, Sync
 from aics.dlp.isa.matrix import Conv, MatMul
 from aics.dlp.isa.transfer import LoadSparse, Move
-from aics.dlp.isa.vector import Cast, Eltwise, Lut, Pool, Reduce, Requant, Rescale, Softmax, Unary
+from aics.dlp.isa.vector import Cast, DwConv, Eltwise, Lut, Pool, Reduce, Requant, Rescale, Softmax, Unary
 
 INSTRUCTIONS: tuple[type[Instr], ...] = (
-    Move, LoadSparse, MatMul, Conv, Eltwise, Requant, Lut, Rescale, Cast, Pool, Reduce, Unary, Softmax, Compute, Loop,
+    Move, LoadSparse, MatMul, Conv, DwConv, Eltwise, Requant, Lut, Rescale, Cast, Pool, Reduce, Unary, Softmax, Compute, Loop,
     EndLoop, Sync, HostCall,
 )
 BY_OPCODE: dict[int, type[Instr]] = {cls.OPCODE: cls for cls in INSTRUCTIONS}
@@ -35,7 +35,7 @@ BY_MNEMONIC: dict[str, type[Instr]] = {cls.MNEMONIC: cls for cls in INSTRUCTIONS
 
 __all__ = [
     "BY_MNEMONIC", "BY_OPCODE", "INSTRUCTIONS", "Bcast", "Cast", "Compute", "ComputeType", "Conv",
-    "DType", "EltOp", "EndLoop", "Eltwise", "HostCall", "Instr", "LoadSparse", "Loc", "Loop", "Lut", "MatMul", "Move", "Pool",
+    "DType", "DwConv", "EltOp", "EndLoop", "Eltwise", "HostCall", "Instr", "LoadSparse", "Loc", "Loop", "Lut", "MatMul", "Move", "Pool",
     "PoolMode", "Range", "Reduce", "ReduceOp", "Requant", "Rescale", "Rounding", "Softmax", "Space", "Sync",
     "Unary", "UnaryOp", "Unit", "Work", "span",
 ]

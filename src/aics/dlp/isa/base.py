@@ -214,3 +214,34 @@ def out_size(size: int, pads: int, kernel: int, stride: int, dilation: int) -> i
     if stride < 1:
         return 0
     return (size + pads - dilation * (kernel - 1) - 1) // stride + 1
+
+
+_MAC_DTYPES = ("int8", "int16", "fp16", "fp32")
+
+
+def mac_dtype_problem(dtype: DType, a_offset: int) -> str | None:
+    """What is wrong with the operand dtype of a multiply-accumulate instruction, if anything."""
+    if dtype.text not in _MAC_DTYPES:
+        return "dtype must be int8, int16, fp16 or fp32"
+    if dtype.is_float and a_offset != 0:
+        return "a_offset must be 0 for float operands"
+    return None
+
+
+class Window:
+    """Output size of a sliding-window instruction with fields h, w, kernel, stride, dilation, pad."""
+
+    h: int
+    w: int
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    dilation: tuple[int, int]
+    pad: tuple[int, int, int, int]
+
+    @property
+    def ho(self) -> int:
+        return out_size(self.h, self.pad[0] + self.pad[1], self.kernel[0], self.stride[0], self.dilation[0])
+
+    @property
+    def wo(self) -> int:
+        return out_size(self.w, self.pad[2] + self.pad[3], self.kernel[1], self.stride[1], self.dilation[1])

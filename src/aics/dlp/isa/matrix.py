@@ -5,18 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from aics.dlp.isa.base import DType, Instr, Range, Space, Unit, Work, addr_fld, enum_fld, fld, out_size, span
-
-
-_MATRIX_DTYPES = (DType.INT8, DType.INT16, DType.FP16, DType.FP32)
-
-
-def _matrix_dtype_problem(dtype: DType, a_offset: int) -> str | None:
-    if dtype not in _MATRIX_DTYPES:
-        return "dtype must be int8, int16, fp16 or fp32"
-    if dtype.is_float and a_offset != 0:
-        return "a_offset must be 0 for float operands"
-    return None
+from aics.dlp.isa.base import (
+    DType, Instr, Range, Space, Unit, Window, Work, addr_fld, enum_fld, fld, mac_dtype_problem, span,
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -42,7 +33,7 @@ class MatMul(Instr):
     accumulate: bool = fld("bool", False)
 
     def _problem(self) -> str | None:
-        return _matrix_dtype_problem(self.dtype, self.a_offset)
+        return mac_dtype_problem(self.dtype, self.a_offset)
 
     def reads(self) -> tuple[Range, ...]:
         acc = span(self.c, self.m * self.n * 4, Space.NRAM) if self.accumulate else ()
@@ -59,7 +50,7 @@ class MatMul(Instr):
 
 
 @dataclass(frozen=True, kw_only=True)
-class Conv(Instr):
+class Conv(Window, Instr):
     """Direct convolution tile: ``out[o, y, x] (= or +=) sum (in - a_offset) * wgt``.
 
     Input (c, h, w) at NRAM ``inp``, weights (o, c/groups, kh, kw) at WRAM ``wgt`` (``dtype``),
@@ -87,14 +78,6 @@ class Conv(Instr):
     a_offset: int = fld("i32", 0)
     accumulate: bool = fld("bool", False)
 
-    @property
-    def ho(self) -> int:
-        return out_size(self.h, self.pad[0] + self.pad[1], self.kernel[0], self.stride[0], self.dilation[0])
-
-    @property
-    def wo(self) -> int:
-        return out_size(self.w, self.pad[2] + self.pad[3], self.kernel[1], self.stride[1], self.dilation[1])
-
     def _problem(self) -> str | None:
         if min(self.c, self.h, self.w, self.o, *self.kernel, *self.stride, *self.dilation, self.groups) < 1:
             return "c, h, w, o, kernel, stride, dilation and groups must be >= 1"
@@ -102,7 +85,7 @@ class Conv(Instr):
             return f"groups={self.groups} must divide c={self.c} and o={self.o}"
         if self.ho < 1 or self.wo < 1:
             return "the kernel is larger than the padded input"
-        return _matrix_dtype_problem(self.dtype, self.a_offset)
+        return mac_dtype_problem(self.dtype, self.a_offset)
 
     def reads(self) -> tuple[Range, ...]:
         es = self.dtype.size

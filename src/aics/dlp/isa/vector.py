@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from aics.dlp.isa.base import (
-    Bcast, DType, EltOp, Instr, PoolMode, Range, ReduceOp, Rounding, Space, UnaryOp, Work, addr_fld,
-    enum_fld, fld, out_size, span,
+    Bcast, DType, EltOp, Instr, PoolMode, Range, ReduceOp, Rounding, Space, UnaryOp, Window, Work, addr_fld,
+    enum_fld, fld, mac_dtype_problem, out_size, span,
 )
 
 
@@ -232,6 +232,55 @@ class Pool(Instr):
     def work(self) -> Work:
         elems = self.c * self.ho * self.wo * self.kernel[0] * self.kernel[1]
         return Work(vector_op=f"POOL_{self.mode.name}", vector_elems=elems)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DwConv(Window, Instr):
+    """Depthwise convolution tile on the vector unit:
+    ``out[c, y, x] (= or +=) sum_ij (in[c, y*sh + i*dh - pt, x*sw + j*dw - pl] - a_offset) * wgt[c, i, j]``.
+
+    Input (c, h, w) at ``inp``, weights (c, kh, kw) at ``wgt``, both ``dtype``, output (c, ho, wo)
+    at ``out`` in int32 (integers, exact, wrapping at 32 bits) or float32, as ``conv`` with
+    ``groups = o = c`` computes it; padded inputs equal ``a_offset``. All in NRAM. Work: one
+    multiply-accumulate per lane per cycle, ``c*ho*wo*kh*kw`` of them (vector op ``MAC_<bits>``):
+    a depthwise layer has no reduction across channels for a systolic array to share.
+    """
+
+    OPCODE: ClassVar[int] = 0x19
+    MNEMONIC: ClassVar[str] = "dwconv"
+    c: int = fld("u32")
+    h: int = fld("u32")
+    w: int = fld("u32")
+    kernel: tuple[int, int] = fld("pair")
+    inp: int = addr_fld()
+    wgt: int = addr_fld()
+    out: int = addr_fld()
+    dtype: DType = enum_fld(DType)
+    stride: tuple[int, int] = fld("pair", (1, 1))
+    dilation: tuple[int, int] = fld("pair", (1, 1))
+    pad: tuple[int, int, int, int] = fld("quad", (0, 0, 0, 0))
+    a_offset: int = fld("i32", 0)
+    accumulate: bool = fld("bool", False)
+
+    def _problem(self) -> str | None:
+        if min(self.c, self.h, self.w, *self.kernel, *self.stride, *self.dilation) < 1:
+            return "c, h, w, kernel, stride and dilation must be >= 1"
+        if self.ho < 1 or self.wo < 1:
+            return "the kernel is larger than the padded input"
+        return mac_dtype_problem(self.dtype, self.a_offset)
+
+    def reads(self) -> tuple[Range, ...]:
+        es, out = self.dtype.size, self.c * self.ho * self.wo * 4
+        return (*_nram(self.inp, self.c * self.h * self.w * es),
+                *_nram(self.wgt, self.c * self.kernel[0] * self.kernel[1] * es),
+                *(_nram(self.out, out) if self.accumulate else ()))
+
+    def writes(self) -> tuple[Range, ...]:
+        return _nram(self.out, self.c * self.ho * self.wo * 4)
+
+    def work(self) -> Work:
+        return Work(vector_op=f"MAC_{self.dtype.size * 8}",
+                    vector_elems=self.c * self.ho * self.wo * self.kernel[0] * self.kernel[1])
 
 
 @dataclass(frozen=True, kw_only=True)

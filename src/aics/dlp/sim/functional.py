@@ -17,7 +17,7 @@ import numpy as np
 
 from aics.dlp.arch import Arch
 from aics.dlp.isa import (
-    Bcast, Cast, Conv, DType, Eltwise, HostCall, Instr, LoadSparse, Lut, MatMul, Move, Pool, Reduce, Requant, Rescale,
+    Bcast, Cast, Conv, DType, DwConv, Eltwise, HostCall, Instr, LoadSparse, Lut, MatMul, Move, Pool, Reduce, Requant, Rescale,
     Rounding, Softmax, Space, Sync, Unary,
 )
 from aics.dlp.program import HostOp, Program
@@ -129,6 +129,14 @@ def _conv(m: Memory, core: int, i: Conv) -> None:
     _store_acc(m, core, i.out, out, i.dtype, i.accumulate)
 
 
+def _dwconv(m: Memory, core: int, i: DwConv) -> None:
+    x = m.read(N, core, i.inp, i.c * i.h * i.w, i.dtype).reshape(i.c, i.h, i.w)
+    kh, kw = i.kernel
+    w = m.read(N, core, i.wgt, i.c * kh * kw, i.dtype).reshape(i.c, 1, kh, kw)
+    out = kernels.conv2d(x, w, i.dtype.text, i.stride, i.dilation, i.pad, i.c, i.a_offset)
+    _store_acc(m, core, i.out, out, i.dtype, i.accumulate)
+
+
 def _per_channel(m: Memory, core: int, addr: int, mode: Bcast, rows: int, cols: int, dtype: DType) -> np.ndarray:
     """A per-row, per-column or single operand, shaped to broadcast over a (rows, cols) block."""
     shape = {Bcast.NONE: (1, 1), Bcast.ROW: (rows, 1), Bcast.COL: (1, cols)}[mode]
@@ -193,6 +201,6 @@ def _softmax(m: Memory, core: int, i: Softmax) -> None:
 
 
 _HANDLERS: dict[type, Callable[..., None]] = {
-    Move: _move, LoadSparse: _load_sparse, MatMul: _matmul, Conv: _conv, Eltwise: _eltwise, Requant: _requant, Lut: _lut,
+    Move: _move, LoadSparse: _load_sparse, MatMul: _matmul, Conv: _conv, DwConv: _dwconv, Eltwise: _eltwise, Requant: _requant, Lut: _lut,
     Rescale: _rescale, Cast: _cast, Pool: _pool, Reduce: _reduce, Unary: _unary, Softmax: _softmax,
 }
