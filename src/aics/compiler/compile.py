@@ -42,9 +42,11 @@ from aics.compiler.lower.vector import (
 from aics.compiler.lower.weighted import lower_conv, lower_linear
 from aics.compiler.passes.fuse_epilogue import FusionPlan, clamp_of, plan_epilogues
 from aics.compiler.pipeline import FLOAT_PIPELINE, QUANT_PIPELINE, PassRecord, optimize
+from aics.compiler.onchip import place_in_nram
 from aics.compiler.views import plan_views
 from aics.dlp.arch import Arch
-from aics.dlp.program import Program, arch_fingerprint
+from aics.dlp.isa import Instr
+from aics.dlp.program import Program, TensorDesc, arch_fingerprint
 from aics.ir.graph import Graph, Node
 from aics.reference import qtensor as Q
 from aics.reference.functions import UNARY
@@ -61,16 +63,16 @@ class Compiled:
     fusion: FusionPlan
 
 
-def compile_graph(graph: Graph, arch: Arch) -> Compiled:
+def compile_graph(graph: Graph, arch: Arch, keep_on_chip: bool = True) -> Compiled:
     """Compile ``graph`` for ``arch`` (batch 1): an int8 program from a quantized graph, an fp32
-    program from a float one."""
+    program from a float one. ``keep_on_chip``: activations stay in the NRAM the layers leave free
+    between their producer and last reader (``compiler.onchip``; one core only)."""
     float32 = not graph.quant  # a float graph: an fp32 program (``lower.float32``)
     graph, records = optimize(graph, FLOAT_PIPELINE if float32 else QUANT_PIPELINE)
     if float32:
         graph = as_float32(graph)
-    view = Q.QuantView(graph)
     fusion = {} if float32 else plan_epilogues(graph)
-    e = Emitter(graph, arch, view, consts=dict(quantized_consts(graph)))
+    e = Emitter(graph, arch, Q.QuantView(graph), consts=dict(quantized_consts(graph)))
     lowered, alias = _lower_float32(e, graph) if float32 else _lower_all(e, graph, fusion)
     produced = [low.output for low in lowered]
     views = plan_views(graph, set(produced), alias, e.qp, lambda name: tensor_dtype(e.qp(name), graph[name]).size)
@@ -84,13 +86,28 @@ def compile_graph(graph: Graph, arch: Arch) -> Compiled:
         low.emit(e)
         e.end_layer()
         e.info.macs, e.info.compulsory_bytes = low.macs, low.compulsory_bytes
-    program = Program(code=tuple(tuple(c) for c in e.code), arch_name=arch.name,
+    code = [list(c) for c in e.code]
+    inputs = tuple(describe(e, n.name, n.name) for n in graph.inputs)
+    outputs = tuple(describe(e, o, o) for o in graph.outputs)
+    if keep_on_chip and arch.cores == 1:
+        code[0] = _keep_on_chip(e, code[0], inputs, outputs)
+    program = Program(code=tuple(tuple(c) for c in code), arch_name=arch.name,
                       arch_fingerprint=arch_fingerprint(arch),
                       dram=bytes(e.image.data), dram_size=e.image.size, symbols=dict(e.image.symbols),
-                      inputs=tuple(describe(e, n.name, n.name) for n in graph.inputs),
-                      outputs=tuple(describe(e, o, o) for o in graph.outputs),
+                      inputs=inputs, outputs=outputs,
                       layers={info.tag: info.name for info in e.layers}, host_ops=tuple(e.host_ops))
     return Compiled(program, graph, tuple(e.layers), records, fusion)
+
+
+def _keep_on_chip(e: Emitter, code: list[Instr], inputs: tuple[TensorDesc, ...], outputs: tuple[TensorDesc, ...]
+                  ) -> list[Instr]:
+    """``place_in_nram`` for every activation region but the graph's inputs and outputs and the
+    host CPU's operands (the host reads and writes DRAM)."""
+    in_dram = {d.addr for d in (*inputs, *outputs)} | {d.addr for op in e.host_ops for d in (*op.inputs, *op.outputs)}
+    movable = {name: (start, start + size) for name, (start, size) in e.image.symbols.items()
+               if e.addr.get(name) == start and not any(start <= a < start + size for a in in_dram)}
+    used = {info.tag: info.nram_bytes for info in e.layers}
+    return place_in_nram(code, movable, used, e.arch.memory.nram_kib * 1024)[0]
 
 
 def _lower_float32(e: Emitter, graph: Graph) -> tuple[list[Lowered], dict[str, str]]:

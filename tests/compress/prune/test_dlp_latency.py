@@ -77,12 +77,13 @@ def test_table_is_cached_on_disk_per_arch(tmp_path: Path) -> None:
     assert len(list(tmp_path.glob("netadapt-lut-*.json"))) == 2
 
 
-@pytest.mark.parametrize("context,bound", [(True, 0.01), (False, 0.10)])
+@pytest.mark.parametrize("context,bound", [(True, 0.01), (False, 0.15)])
 def test_table_sum_matches_direct_simulation(context: bool, bound: float) -> None:
     """Fill the table from networks thinned in one group each, then estimate networks thinned in
     two groups at once (never simulated): with the next layer as context (the default) every
     composed estimate matched the simulator exactly in our runs (bound 1%); a per-layer-only table
-    misses the next layer's weight prefetch contending for DRAM (up to 7.8% on digits_resnet)."""
+    misses what neighbouring layers share (the next layer's weight prefetch contending for DRAM, an
+    activation kept in NRAM between them): up to 12.5% on digits_resnet."""
     dep = DependencyGraph.build(_digits_resnet(), SHAPE)
     lat = SimulatedLatency("edge-int8", context=context)
     lat.graph_latency_ms(pruned_graph(dep, set()))

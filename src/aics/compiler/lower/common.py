@@ -33,6 +33,7 @@ class LayerInfo:
     op: str
     macs: int = 0
     compulsory_bytes: int = 0  # weights + tables + input + output, read/written once
+    nram_bytes: int = 0  # NRAM the layer's own buffers use, from address 0 (its arenas' high-water mark)
 
 
 @dataclass
@@ -48,6 +49,7 @@ class Emitter:
     host_ops: list[HostOp] = field(default_factory=list)  # layers run by the host CPU (``lower.host``)
     tag: int = 0
     core: int = 0  # the core instructions go to
+    _nram: Arena | None = None  # the current layer's NRAM arena
 
     def __post_init__(self) -> None:
         self.code = [[] for _ in range(self.arch.cores)]
@@ -57,7 +59,8 @@ class Emitter:
         self.tag = len(self.layers) + 1
         self.layers.append(LayerInfo(name, self.tag, op))
         mem = self.arch.memory
-        return Arena("NRAM", mem.nram_kib * 1024, name), Arena("WRAM", mem.wram_kib * 1024, name)
+        self._nram = Arena("NRAM", mem.nram_kib * 1024, name)
+        return self._nram, Arena("WRAM", mem.wram_kib * 1024, name)
 
     @property
     def info(self) -> LayerInfo:
@@ -80,8 +83,11 @@ class Emitter:
         self.core = 0
 
     def end_layer(self) -> None:
-        """A barrier on every core after a layer when there are several cores: the next layer
-        reads from DRAM what all cores wrote (one core needs none: hazards order its accesses)."""
+        """Record the layer's NRAM use; a barrier on every core after a layer when there are
+        several cores: the next layer reads from DRAM what all cores wrote (one core needs none:
+        hazards order its accesses)."""
+        assert self._nram is not None, "end_layer() without begin()"
+        self.info.nram_bytes = self._nram.used
         if self.arch.cores > 1:
             for k in range(self.arch.cores):
                 self.code[k].append(Sync(tag=self.tag))

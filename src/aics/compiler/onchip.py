@@ -1,0 +1,113 @@
+"""Keep activations in NRAM between layers: a program -> program rewrite of its DMA.
+
+Every layer is first lowered as if each activation lived in DRAM; its NRAM buffers take
+``[0, used)`` of NRAM (``LayerInfo.nram_bytes``: the tiling picks the tiles, this pass only uses
+what they leave). Then, per runtime tensor with its own DRAM region (a view's bytes are its
+base's, ``compiler.views``):
+
+* its lifetime is the span of layers (tags) whose DMA touches its region;
+* tensors are visited by first use and placed first-fit in NRAM above every ``used`` of their
+  lifetime, sharing addresses only with tensors whose lifetime ended in an earlier layer; what
+  does not fit stays in DRAM;
+* every ``move`` side inside a placed region is rewritten to the same offset in the cache, so a
+  store becomes an NRAM -> NRAM copy (``4 * lanes`` bytes a cycle, no DRAM latency) and a load
+  reads on-chip bytes. Strides and shapes are unchanged, so the layer's code stays valid.
+
+Graph inputs and outputs, and the operands of host-CPU layers (the host reads and writes DRAM),
+always stay in DRAM. Only single-core programs use the cache: NRAM is per core, and a tensor
+written by one core's share would be read by the others. The simulator orders a placed tensor's
+reuse of cache bytes after the last reader of the previous tenant by address, as for any hazard.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from dataclasses import replace
+
+from aics.compiler.memory import align
+from aics.dlp.isa import Instr, Loc, Move, Range, Space, Unit
+
+Region = tuple[int, int]  # DRAM [start, end)
+
+
+def place_in_nram(code: list[Instr], regions: dict[str, Region], used: dict[int, int], nram: int
+                  ) -> tuple[list[Instr], dict[str, int]]:
+    """``code`` with the DMA of the tensors that fit moved into NRAM, and the NRAM address of each
+    moved tensor. ``regions``: the movable tensors' DRAM regions; ``used``: per layer tag, the NRAM
+    its own buffers take from address 0; ``nram``: the NRAM size."""
+    starts = sorted((start, end, name) for name, (start, end) in regions.items())
+    keys = [s for s, _, _ in starts]
+
+    def owner(addr: int) -> str | None:
+        k = bisect_right(keys, addr) - 1
+        return starts[k][2] if k >= 0 and addr < starts[k][1] else None
+
+    life: dict[str, list[int]] = {}
+    for instr in code:
+        if isinstance(instr, Move) and instr.src.addr is not None:
+            for loc in (instr.src, instr.dst):
+                name = owner(loc.addr) if loc.space == Space.DRAM else None
+                if name is not None:
+                    span = life.setdefault(name, [instr.tag, instr.tag])
+                    span[0], span[1] = min(span[0], instr.tag), max(span[1], instr.tag)
+    floor = {name: max(used.get(t, 0) for t in range(first, last + 1)) for name, (first, last) in life.items()}
+    placed = _first_fit(sorted(life, key=lambda n: (life[n][0], n)), life, floor, regions, nram)
+    if not placed:
+        return code, {}
+
+    def moved(loc: Loc) -> Loc:
+        name = owner(loc.addr) if loc.space == Space.DRAM else None
+        if name is None or name not in placed:
+            return loc
+        return Loc(Space.NRAM, placed[name] + loc.addr - regions[name][0])
+
+    out = [replace(i, src=moved(i.src), dst=moved(i.dst))
+           if isinstance(i, Move) and i.src.addr is not None else i for i in code]
+    return _after_next_loads(out, [k for k, (a, b) in enumerate(zip(code, out)) if a.unit != b.unit]), placed
+
+
+def _after_next_loads(code: list[Instr], late: list[int]) -> list[Instr]:
+    """Move each instruction of ``late`` (stores that became NRAM -> NRAM copies, now queued on the
+    load unit) after the run of load-unit instructions that follows it, stopping at the first one it
+    conflicts with. In program order on one unit, the copy of tile i's result would otherwise hold
+    back the prefetch of tile i+1 until tile i is computed: double buffering would be lost."""
+    code = list(code)
+    for k in reversed(late):
+        store = code[k]
+        reads, writes = _ranges(store.reads()), _ranges(store.writes())
+        j = k + 1
+        while j < len(code) and code[j].unit == Unit.LOAD and not _conflict(code[j], reads, writes):
+            j += 1
+        code[k:j] = [*code[k + 1:j], store]
+    return code
+
+
+def _ranges(ranges: tuple[Range, ...]) -> list[Range]:
+    return [r for r in ranges if r[2] > r[1]]
+
+
+def _conflict(instr: Instr, reads: list[Range], writes: list[Range]) -> bool:
+    """Whether ``instr`` reads what the other writes, or writes what it reads or writes."""
+    def overlap(a: list[Range], b: list[Range]) -> bool:
+        return any(x[0] == y[0] and x[1] < y[2] and y[1] < x[2] for x in a for y in b)
+    mine_r, mine_w = _ranges(instr.reads()), _ranges(instr.writes())
+    return overlap(mine_r, writes) or overlap(mine_w, reads) or overlap(mine_w, writes)
+
+
+def _first_fit(order: list[str], life: dict[str, list[int]], floor: dict[str, int], regions: dict[str, Region],
+               nram: int) -> dict[str, int]:
+    placed: dict[str, int] = {}
+    live: list[tuple[int, int, str]] = []  # (start, end, name) in NRAM
+    for name in order:
+        first, _ = life[name]
+        live = [x for x in live if life[x[2]][1] >= first]  # a tenant whose last layer ended frees its bytes
+        size = align(regions[name][1] - regions[name][0])
+        at = align(floor[name])
+        for start, end, _ in sorted(live):
+            if at + size <= start:
+                break
+            at = max(at, align(end))
+        if at + size <= nram:
+            placed[name] = at
+            live.append((at, at + size, name))
+    return placed
