@@ -43,6 +43,7 @@ from aics.compiler.lower.weighted import lower_conv, lower_linear
 from aics.compiler.passes.fuse_epilogue import FusionPlan, clamp_of, plan_epilogues
 from aics.compiler.pipeline import FLOAT_PIPELINE, QUANT_PIPELINE, PassRecord, optimize
 from aics.compiler.onchip import place_in_nram
+from aics.compiler.prefetch import prefetch_constants
 from aics.compiler.views import plan_views
 from aics.dlp.arch import Arch
 from aics.dlp.isa import Instr
@@ -91,6 +92,7 @@ def compile_graph(graph: Graph, arch: Arch, keep_on_chip: bool = True) -> Compil
     outputs = tuple(describe(e, o, o) for o in graph.outputs)
     if keep_on_chip and arch.cores == 1:
         code[0] = _keep_on_chip(e, code[0], inputs, outputs)
+    code = [prefetch_constants(c, len(e.image.data)) for c in code]
     program = Program(code=tuple(tuple(c) for c in code), arch_name=arch.name,
                       arch_fingerprint=arch_fingerprint(arch),
                       dram=bytes(e.image.data), dram_size=e.image.size, symbols=dict(e.image.symbols),
@@ -106,8 +108,8 @@ def _keep_on_chip(e: Emitter, code: list[Instr], inputs: tuple[TensorDesc, ...],
     in_dram = {d.addr for d in (*inputs, *outputs)} | {d.addr for op in e.host_ops for d in (*op.inputs, *op.outputs)}
     movable = {name: (start, start + size) for name, (start, size) in e.image.symbols.items()
                if e.addr.get(name) == start and not any(start <= a < start + size for a in in_dram)}
-    used = {info.tag: info.nram_bytes for info in e.layers}
-    return place_in_nram(code, movable, used, e.arch.memory.nram_kib * 1024)[0]
+    spans = {info.tag: info.nram_span for info in e.layers}
+    return place_in_nram(code, movable, spans, e.arch.memory.nram_kib * 1024)[0]
 
 
 def _lower_float32(e: Emitter, graph: Graph) -> tuple[list[Lowered], dict[str, str]]:

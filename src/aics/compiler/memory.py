@@ -66,19 +66,28 @@ class DramImage:
 
 
 class Arena:
-    """One on-chip buffer (NRAM or WRAM) of one layer: named regions, bump-allocated."""
+    """One on-chip buffer (NRAM or WRAM) of one layer: named regions, bump-allocated from address 0
+    up, or from the top down (``top``): consecutive layers alternate, so a layer's first loads
+    (tables, weights, input) do not overwrite buffers the previous layer is still computing on."""
 
-    def __init__(self, buffer: str, capacity: int, layer: str) -> None:
-        self.buffer, self.capacity, self.layer = buffer, capacity, layer
-        self.used = 0
+    def __init__(self, buffer: str, capacity: int, layer: str, top: bool = False) -> None:
+        self.buffer, self.capacity, self.layer, self.top = buffer, capacity, layer, top
+        self.lo, self.hi = (capacity, capacity) if top else (0, 0)  # the allocated span [lo, hi)
         self.regions: dict[str, tuple[int, int]] = {}
 
+    @property
+    def span(self) -> tuple[int, int]:
+        return self.lo, self.hi
+
     def alloc(self, name: str, nbytes: int) -> int:
-        start = align(self.used)
-        end = start + nbytes
-        if end > self.capacity:
-            raise CompileError(f"layer '{self.layer}': {self.buffer} needs {end:,} bytes "
+        start = (self.lo - nbytes) // ALIGN * ALIGN if self.top else align(self.hi)
+        need = self.capacity - start if self.top else start + nbytes
+        if need > self.capacity:
+            raise CompileError(f"layer '{self.layer}': {self.buffer} needs {need:,} bytes "
                                f"(region '{name}' of {nbytes:,}), the arch has {self.capacity:,}")
-        self.used = end
+        if self.top:
+            self.lo = start
+        else:
+            self.hi = start + nbytes
         self.regions[name] = (start, nbytes)
         return start

@@ -1,14 +1,14 @@
 """Keep activations in NRAM between layers: a program -> program rewrite of its DMA.
 
-Every layer is first lowered as if each activation lived in DRAM; its NRAM buffers take
-``[0, used)`` of NRAM (``LayerInfo.nram_bytes``: the tiling picks the tiles, this pass only uses
-what they leave). Then, per runtime tensor with its own DRAM region (a view's bytes are its
+Every layer is first lowered as if each activation lived in DRAM; its NRAM buffers take a span
+at one end of NRAM (``LayerInfo.nram_span``: the tiling picks the tiles, this pass only uses what
+they leave). Then, per runtime tensor with its own DRAM region (a view's bytes are its
 base's, ``compiler.views``):
 
 * its lifetime is the span of layers (tags) whose DMA touches its region;
-* tensors are visited by first use and placed first-fit in NRAM above every ``used`` of their
-  lifetime, sharing addresses only with tensors whose lifetime ended in an earlier layer; what
-  does not fit stays in DRAM;
+* tensors are visited by first use and placed first-fit in NRAM outside the spans of the layers
+  of their lifetime, sharing addresses only with tensors whose lifetime ended in an earlier
+  layer; what does not fit stays in DRAM;
 * every ``move`` side inside a placed region is rewritten to the same offset in the cache, so a
   store becomes an NRAM -> NRAM copy (``4 * lanes`` bytes a cycle, no DRAM latency) and a load
   reads on-chip bytes. Strides and shapes are unchanged, so the layer's code stays valid.
@@ -25,16 +25,16 @@ from bisect import bisect_right
 from dataclasses import replace
 
 from aics.compiler.memory import align
-from aics.dlp.isa import Instr, Loc, Move, Range, Space, Unit
+from aics.dlp.isa import Instr, Loc, Move, Space, Unit, dependent
 
 Region = tuple[int, int]  # DRAM [start, end)
 
 
-def place_in_nram(code: list[Instr], regions: dict[str, Region], used: dict[int, int], nram: int
+def place_in_nram(code: list[Instr], regions: dict[str, Region], spans: dict[int, Region], nram: int
                   ) -> tuple[list[Instr], dict[str, int]]:
     """``code`` with the DMA of the tensors that fit moved into NRAM, and the NRAM address of each
-    moved tensor. ``regions``: the movable tensors' DRAM regions; ``used``: per layer tag, the NRAM
-    its own buffers take from address 0; ``nram``: the NRAM size."""
+    moved tensor. ``regions``: the movable tensors' DRAM regions; ``spans``: per layer tag, the
+    NRAM its own buffers take; ``nram``: the NRAM size."""
     starts = sorted((start, end, name) for name, (start, end) in regions.items())
     keys = [s for s, _, _ in starts]
 
@@ -50,8 +50,8 @@ def place_in_nram(code: list[Instr], regions: dict[str, Region], used: dict[int,
                 if name is not None:
                     span = life.setdefault(name, [instr.tag, instr.tag])
                     span[0], span[1] = min(span[0], instr.tag), max(span[1], instr.tag)
-    floor = {name: max(used.get(t, 0) for t in range(first, last + 1)) for name, (first, last) in life.items()}
-    placed = _first_fit(sorted(life, key=lambda n: (life[n][0], n)), life, floor, regions, nram)
+    busy = {name: [spans[t] for t in range(first, last + 1) if t in spans] for name, (first, last) in life.items()}
+    placed = _first_fit(sorted(life, key=lambda n: (life[n][0], n)), life, busy, regions, nram)
     if not placed:
         return code, {}
 
@@ -74,36 +74,24 @@ def _after_next_loads(code: list[Instr], late: list[int]) -> list[Instr]:
     code = list(code)
     for k in reversed(late):
         store = code[k]
-        reads, writes = _ranges(store.reads()), _ranges(store.writes())
         j = k + 1
-        while j < len(code) and code[j].unit == Unit.LOAD and not _conflict(code[j], reads, writes):
+        while j < len(code) and code[j].unit == Unit.LOAD and not dependent(store, code[j]):
             j += 1
         code[k:j] = [*code[k + 1:j], store]
     return code
 
 
-def _ranges(ranges: tuple[Range, ...]) -> list[Range]:
-    return [r for r in ranges if r[2] > r[1]]
 
-
-def _conflict(instr: Instr, reads: list[Range], writes: list[Range]) -> bool:
-    """Whether ``instr`` reads what the other writes, or writes what it reads or writes."""
-    def overlap(a: list[Range], b: list[Range]) -> bool:
-        return any(x[0] == y[0] and x[1] < y[2] and y[1] < x[2] for x in a for y in b)
-    mine_r, mine_w = _ranges(instr.reads()), _ranges(instr.writes())
-    return overlap(mine_r, writes) or overlap(mine_w, reads) or overlap(mine_w, writes)
-
-
-def _first_fit(order: list[str], life: dict[str, list[int]], floor: dict[str, int], regions: dict[str, Region],
-               nram: int) -> dict[str, int]:
+def _first_fit(order: list[str], life: dict[str, list[int]], busy: dict[str, list[Region]],
+               regions: dict[str, Region], nram: int) -> dict[str, int]:
     placed: dict[str, int] = {}
     live: list[tuple[int, int, str]] = []  # (start, end, name) in NRAM
     for name in order:
         first, _ = life[name]
         live = [x for x in live if life[x[2]][1] >= first]  # a tenant whose last layer ended frees its bytes
         size = align(regions[name][1] - regions[name][0])
-        at = align(floor[name])
-        for start, end, _ in sorted(live):
+        at = 0
+        for start, end in sorted([(s, e) for s, e, _ in live] + [b for b in busy[name] if b[1] > b[0]]):
             if at + size <= start:
                 break
             at = max(at, align(end))

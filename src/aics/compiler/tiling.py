@@ -25,14 +25,18 @@ Model. For each candidate (o_t, th, order) that fits::
 
     dram_cycles   = traffic_bytes / (bytes per cycle) + transfers * dram latency
     matrix_cycles = tiles * gemm_cost(th * Wo, C/G * kh * kw, o_t / G...)   (systolic model)
-    estimate      = max(dram_cycles, matrix_cycles)
+    exposed       = first tile's weight + input loads + last tile's store (3 latencies + bytes)
+    estimate      = max(dram_cycles, matrix_cycles + exposed)
 
 On several cores the tiles are shared out (contiguous shares, one per core), so matrix time is that of
 the largest share, while the one DRAM channel carries every core's traffic.
 
-(DMA and compute overlap thanks to double buffering, so the slower side bounds the layer; each
-transfer also holds the DRAM channel for its latency, which is why fewer, larger tiles win
-ties.) The cheapest estimate wins; ties go to fewer tiles. When no candidate fits, the smallest
+(DMA and compute overlap thanks to double buffering, so the slower side bounds the layer, except
+at the ends of the pipeline: nothing computes before the first tile is in, nor stores after the
+last is computed, which is why one tile holding the whole layer rarely wins; each transfer also
+holds the DRAM channel for its latency.) Estimates within 2% of the best count as a tie, which
+goes to the least DRAM traffic (it contends with the weight prefetch in ways the model does not
+see), then to fewer tiles. When no candidate fits, the smallest
 tile (one group of output channels, one output row) is reported in a ``CompileError`` that names
 the layer, the buffer and the bytes it needs.
 
@@ -144,7 +148,7 @@ def conv_tiling(layer: str, shape: ConvShape, arch: Arch, nram_reserved: int, ep
     bpc = Fraction(str(arch.dram.bandwidth_gbps)) / Fraction(str(arch.frequency_ghz))
     latency = arch.dram.latency_cycles
     es = shape.in_bytes
-    best: tuple[tuple[int, int], ConvTiling] | None = None
+    options: list[tuple[int, int, int, ConvTiling]] = []  # (estimate, traffic, tiles, tiling)
     k = shape.cpg * shape.kh * shape.kw
     vec = arch.vector
     mac_rate = vec.ops_per_cycle.get(f"MAC_{8 * es}", vec.lanes)
@@ -191,14 +195,16 @@ def conv_tiling(layer: str, shape: ConvShape, arch: Arch, nram_reserved: int, ep
                         + (w_need if vector else 0) > nram:
                     continue
                 dram = int(traffic / bpc) + moves * latency
-                est = max(dram, matrix)
-                key = (est, n_o * n_r)
-                if best is None or key < best[0]:
-                    best = (key, ConvTiling(o_t, th, order, w_bufs, i_bufs, est, traffic, dense, vector))
-    if best is None:
+                # the first tile's loads and the last tile's store overlap no compute
+                exposed = 3 * latency + int((w_tile + in_tile + res) / bpc)
+                est = max(dram, matrix + exposed)
+                options.append((est, traffic, n_o * n_r,
+                                ConvTiling(o_t, th, order, w_bufs, i_bufs, est, traffic, dense, vector)))
+    if not options:
         _too_big(layer, shape, nram, wram)
-    assert best is not None
-    return best[1]
+    # estimates within 2% are a tie (the model is not that exact): then less DRAM traffic, fewer tiles
+    fastest = min(o[0] for o in options)
+    return min((o for o in options if o[0] <= fastest * 1.02), key=lambda o: o[1:3])[3]
 
 
 def _rows(ho: int, th: int) -> list[tuple[int, int]]:
@@ -226,11 +232,16 @@ class LinearTiling:
 
 def linear_tiling(layer: str, m: int, k: int, n: int, arch: Arch, nram_reserved: int, es: int = 1
                   ) -> LinearTiling:
-    """The widest N tile whose double-buffered weights and results fit (activations resident).
+    """The N tile with the shortest pipelined time whose double-buffered weights and results fit
+    (activations resident).
 
-    A tile narrower than the array (``cols``) wastes columns for all K cycles of its fold, so when
-    full-K weight tiles that wide do not fit WRAM, K is cut into chunks instead (accumulating
-    matmuls) to keep ``n_t`` at the array width."""
+    Weight tiles stream through WRAM while the previous tile's matmul runs, so ``T`` tiles take
+    ``load + (T - 1) * max(load, matmul) + matmul`` (one tile: its load, then its matmul): a
+    single tile holding all of N is the slowest way to run a layer whose weights fit at once.
+    Tiles are multiples of the array width (``cols``), which costs no extra folds. A tile narrower
+    than the array wastes columns for all K cycles of its fold, so when full-K weight tiles that
+    wide do not fit WRAM, K is cut into chunks instead (accumulating matmuls) to keep ``n_t`` at
+    the array width."""
     nram, wram = arch.memory.nram_kib * 1024 - nram_reserved, arch.memory.wram_kib * 1024
     free = nram - align(m * k * es)
     if free < 0:
@@ -242,16 +253,25 @@ def linear_tiling(layer: str, m: int, k: int, n: int, arch: Arch, nram_reserved:
         bufs = 1 if n_t == n and k_t == k else 2
         return bufs * align(k_t * n_t * es) <= wram and bufs * (align(m * n_t * 4) + align(m * n_t * es)) <= free
 
+    bpc = Fraction(str(arch.dram.bandwidth_gbps)) / Fraction(str(arch.frequency_ghz))
+
+    def pipelined(n_t: int) -> int:
+        tiles = ceil(n / n_t)
+        cores = min(arch.cores, tiles)  # the cores' loads share the one DRAM channel
+        load = arch.dram.latency_cycles + ceil(k * n_t * es / bpc)
+        mm = gemm_cost(arch.matrix, m, k, n_t).cycles
+        return load * cores + (ceil(tiles / cores) - 1) * max(load * cores, mm) + mm
+
     # Tiles are shared out over the cores: with several cores, no tile wider than one core's share
     # (rounded up to the array width), else one wide tile would leave the other cores idle.
     share = n if arch.cores == 1 else max(cols, align(-(-n // arch.cores), cols))
-    candidates = sorted({min(n, share)} | {min(n, share, cols * 2**i) for i in range(16)}
-                        | {min(n, 2**i) for i in range(6)}, reverse=True)
-    for n_t in candidates:
-        if fits(n_t, k):
-            if n_t >= min(n, cols):
-                return LinearTiling(n_t, 1 if n_t == n else 2, k)
-            break
+    candidates = sorted({min(n, share)} | {min(n, share, cols * j) for j in range(1, -(-n // cols) + 1)}
+                        | {min(n, share, cols * 2**i) for i in range(16)} | {min(n, 2**i) for i in range(6)},
+                        reverse=True)
+    wide = [n_t for n_t in candidates if n_t >= min(n, cols) and fits(n_t, k)]
+    if wide:
+        n_t = min(wide, key=lambda t: (pipelined(t), -t))
+        return LinearTiling(n_t, 1 if n_t == n else 2, k)
     n_t = min(n, cols)
     k_max = (wram // (2 * n_t)) // 64 * 64
     # equal chunks: a short last chunk would leave the DMA of the next long one waiting on its buffer

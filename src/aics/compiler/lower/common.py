@@ -33,7 +33,7 @@ class LayerInfo:
     op: str
     macs: int = 0
     compulsory_bytes: int = 0  # weights + tables + input + output, read/written once
-    nram_bytes: int = 0  # NRAM the layer's own buffers use, from address 0 (its arenas' high-water mark)
+    nram_span: tuple[int, int] = (0, 0)  # the NRAM addresses [lo, hi) the layer's own buffers use
 
 
 @dataclass
@@ -58,9 +58,9 @@ class Emitter:
         """Start a layer: a new tag and empty NRAM/WRAM arenas."""
         self.tag = len(self.layers) + 1
         self.layers.append(LayerInfo(name, self.tag, op))
-        mem = self.arch.memory
-        self._nram = Arena("NRAM", mem.nram_kib * 1024, name)
-        return self._nram, Arena("WRAM", mem.wram_kib * 1024, name)
+        mem, top = self.arch.memory, self.tag % 2 == 0  # layers alternate ends of the buffers
+        self._nram = Arena("NRAM", mem.nram_kib * 1024, name, top)
+        return self._nram, Arena("WRAM", mem.wram_kib * 1024, name, top)
 
     @property
     def info(self) -> LayerInfo:
@@ -83,11 +83,11 @@ class Emitter:
         self.core = 0
 
     def end_layer(self) -> None:
-        """Record the layer's NRAM use; a barrier on every core after a layer when there are
+        """Record the layer's NRAM span; a barrier on every core after a layer when there are
         several cores: the next layer reads from DRAM what all cores wrote (one core needs none:
         hazards order its accesses)."""
         assert self._nram is not None, "end_layer() without begin()"
-        self.info.nram_bytes = self._nram.used
+        self.info.nram_span = self._nram.span
         if self.arch.cores > 1:
             for k in range(self.arch.cores):
                 self.code[k].append(Sync(tag=self.tag))

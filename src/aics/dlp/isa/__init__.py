@@ -19,7 +19,7 @@ address, ``dims``/``pair``/``quad`` are tuples of unsigned integers.
 
 from aics.dlp.isa.base import (
     Bcast, ComputeType, DType, EltOp, Instr, Loc, PoolMode, Range, ReduceOp, Rounding, Space, UnaryOp,
-    Unit, Work, span,
+    Unit, Work, dependent, span,
 )
 from aics.dlp.isa.control import Compute, EndLoop, HostCall, Loop, Sync
 from aics.dlp.isa.matrix import Conv, MatMul
@@ -37,5 +37,5 @@ __all__ = [
     "BY_MNEMONIC", "BY_OPCODE", "INSTRUCTIONS", "Bcast", "Cast", "Compute", "ComputeType", "Conv",
     "DType", "DwConv", "EltOp", "EndLoop", "Eltwise", "HostCall", "Instr", "LoadSparse", "Loc", "Loop", "Lut", "MatMul", "Move", "Pool",
     "PoolMode", "Range", "Reduce", "ReduceOp", "Requant", "Rescale", "Rounding", "Softmax", "Space", "Sync",
-    "Unary", "UnaryOp", "Unit", "Work", "span",
+    "Unary", "UnaryOp", "Unit", "Work", "dependent", "span",
 ]

@@ -210,6 +210,15 @@ def span(start: int, nbytes: int, space: Space) -> tuple[Range, ...]:
     return ((space, start, start + nbytes),) if nbytes > 0 else ()
 
 
+def dependent(a: Instr, b: Instr) -> bool:
+    """Whether ``a`` and ``b`` touch a common byte that one of them writes (read-after-write,
+    write-after-read or write-after-write): swapping them could change what either computes."""
+    def overlap(x: tuple[Range, ...], y: tuple[Range, ...]) -> bool:
+        return any(p[0] == q[0] and p[1] < q[2] and q[1] < p[2] for p in x for q in y)
+    a_writes, b_writes = a.writes(), b.writes()
+    return overlap(a_writes, b.reads()) or overlap(a.reads(), b_writes) or overlap(a_writes, b_writes)
+
+
 def out_size(size: int, pads: int, kernel: int, stride: int, dilation: int) -> int:
     if stride < 1:
         return 0
