@@ -54,11 +54,15 @@ def quality(models: list[str], size: int | None, arch_name: str) -> list[dict]:
                "compulsory_bytes": r["compulsory_dram_bytes"], "compile_s": t1 - t0, "timing_s": t2 - t1,
                # how much of the run the matrix unit is busy: near 1 means the array model, not the
                # schedule, is what separates the run from the roofline (fold fill/drain, idle columns)
-               "matrix_busy": max(core["matrix"].busy for core in timing.units) / timing.cycles}
+               "matrix_busy": max(core["matrix"].busy for core in timing.units) / timing.cycles,
+               "vector_busy": max(core["vector"].busy for core in timing.units) / timing.cycles,
+               # the channel's transfer time (latencies not counted) over the run
+               "dram_busy": timing.bytes["dram"] / (arch.dram.bandwidth_gbps / arch.frequency_ghz) / timing.cycles}
         rows.append(row)
         print(f"{name:22s} cycles {row['cycles']:>12,} bound {row['bound']:>12,} ({row['kind']}) "
-              f"ratio {row['ratio']:.3f} util {100 * row['utilization']:.1f}% matrix busy "
-              f"{100 * row['matrix_busy']:.0f}% compile {row['compile_s']:.2f}s "
+              f"ratio {row['ratio']:.3f} util {100 * row['utilization']:.1f}% busy: matrix "
+              f"{100 * row['matrix_busy']:.0f}% vector {100 * row['vector_busy']:.0f}% DRAM "
+              f"{100 * row['dram_busy']:.0f}% compile {row['compile_s']:.2f}s "
               f"timing {row['timing_s']:.2f}s", flush=True)
     return rows
 
