@@ -23,7 +23,7 @@ resident tables, and a ``sync`` on every core ends each layer.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 from aics.compiler.lower.attention import (
@@ -44,7 +44,9 @@ from aics.compiler.passes.fuse_epilogue import FusionPlan, clamp_of, plan_epilog
 from aics.compiler.pipeline import FLOAT_PIPELINE, QUANT_PIPELINE, PassRecord, optimize
 from aics.compiler.onchip import place_in_nram
 from aics.compiler.prefetch import prefetch_constants
+from aics.compiler.reorder import list_schedule
 from aics.compiler.views import plan_views
+from aics.dlp import sim
 from aics.dlp.arch import Arch
 from aics.dlp.isa import Instr
 from aics.dlp.program import Program, TensorDesc, arch_fingerprint
@@ -64,10 +66,11 @@ class Compiled:
     fusion: FusionPlan
 
 
-def compile_graph(graph: Graph, arch: Arch, keep_on_chip: bool = True) -> Compiled:
+def compile_graph(graph: Graph, arch: Arch, keep_on_chip: bool = True, reorder: bool = True) -> Compiled:
     """Compile ``graph`` for ``arch`` (batch 1): an int8 program from a quantized graph, an fp32
     program from a float one. ``keep_on_chip``: activations stay in the NRAM the layers leave free
-    between their producer and last reader (``compiler.onchip``; one core only)."""
+    between their producer and last reader (``compiler.onchip``; one core only); ``reorder``: list
+    scheduling (``compiler.reorder``), kept when the timing simulator finds it faster."""
     float32 = not graph.quant  # a float graph: an fp32 program (``lower.float32``)
     graph, records = optimize(graph, FLOAT_PIPELINE if float32 else QUANT_PIPELINE)
     if float32:
@@ -98,7 +101,15 @@ def compile_graph(graph: Graph, arch: Arch, keep_on_chip: bool = True) -> Compil
                       dram=bytes(e.image.data), dram_size=e.image.size, symbols=dict(e.image.symbols),
                       inputs=inputs, outputs=outputs,
                       layers={info.tag: info.name for info in e.layers}, host_ops=tuple(e.host_ops))
+    if reorder:
+        program = _faster(program, replace(program, code=tuple(
+            tuple(list_schedule(list(c), arch, program.dram_size)) for c in program.code)), arch)
     return Compiled(program, graph, tuple(e.layers), records, fusion)
+
+
+def _faster(a: Program, b: Program, arch: Arch) -> Program:
+    """The program the timing simulator finds faster (``a`` on a tie)."""
+    return b if sim.run(b, arch, mode="timing").cycles < sim.run(a, arch, mode="timing").cycles else a
 
 
 def _keep_on_chip(e: Emitter, code: list[Instr], inputs: tuple[TensorDesc, ...], outputs: tuple[TensorDesc, ...]

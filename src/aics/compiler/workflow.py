@@ -121,8 +121,8 @@ class Simulation:
 
 
 def simulate(qgraph: Graph, arch: Arch, x: np.ndarray | None = None, seed: int = 0, functional: bool = True,
-             trace: str | None = None, keep_on_chip: bool = True) -> Simulation:
-    """Compile (``keep_on_chip``: as ``compile_graph``), run (timing, and functional unless
+             trace: str | None = None, keep_on_chip: bool = True, reorder: bool = True) -> Simulation:
+    """Compile (``keep_on_chip``, ``reorder``: as ``compile_graph``), run (timing, and functional unless
     ``functional=False``) and compare with the integer reference on ``x`` (default: a seeded
     standard-normal input). For a float graph (an
     fp32 program) the reference is the float one, and ``max_rel_diff`` (max |diff| / max |ref|)
@@ -131,7 +131,7 @@ def simulate(qgraph: Graph, arch: Arch, x: np.ndarray | None = None, seed: int =
     from aics.dlp import sim
     from aics.reference import run
 
-    compiled = compile_graph(qgraph, arch, keep_on_chip)
+    compiled = compile_graph(qgraph, arch, keep_on_chip, reorder)
     if x is None:
         x = random_input(qgraph, np.random.default_rng(seed))
     inputs = input_codes(compiled, x)
