@@ -83,7 +83,7 @@ def test_table_sum_matches_direct_simulation(context: bool, bound: float) -> Non
     two groups at once (never simulated): with the next layer as context (the default) every
     composed estimate matched the simulator exactly in our runs (bound 1%); a per-layer-only table
     misses what neighbouring layers share (the next layer's weight prefetch contending for DRAM, an
-    activation kept in NRAM between them): up to 12.5% on digits_resnet."""
+    activation kept in NRAM between them): several percent on digits_resnet."""
     dep = DependencyGraph.build(_digits_resnet(), SHAPE)
     lat = SimulatedLatency("edge-int8", context=context)
     lat.graph_latency_ms(pruned_graph(dep, set()))
@@ -122,13 +122,12 @@ def test_netadapt_reaches_a_simulated_latency_target(tmp_path: Path) -> None:
     assert evaluate(res.model, split.x_test, split.y_test) >= acc0 - 0.05
     replayed = apply_plan(model, res.plan)
     assert SimulatedLatency("edge-int8").latency_ms(replayed, SHAPE) == pytest.approx(measured)
-    # a second run with the same table file answers most proposals from it. (It may take another
-    # path: entries average every context they were seen in, and with activations kept on chip
-    # and list scheduling a layer's cycles also depend on layers beyond the next one.)
+    # a second run with the same table file takes the same path and re-simulates only the
+    # accepted proposals
     again = SimulatedLatency("edge-int8", tmp_path)
     res2 = netadapt(copy.deepcopy(model), SHAPE, again, target, lambda m: evaluate(m, *holdout), reduction=0.15)
-    assert res2.latency_after_ms <= target
-    assert again.table.hits > lat.table.hits and again.simulations < lat.simulations
+    assert res2.latency_after_ms == res.latency_after_ms
+    assert again.simulations == 1 + len(res2.history) < lat.simulations
 
 
 def test_stale_table_is_ignored_and_concurrent_writers_merge(tmp_path: Path) -> None:

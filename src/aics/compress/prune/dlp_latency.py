@@ -42,7 +42,7 @@ from aics.dlp.arch import Arch
 from aics.errors import PruneError
 from aics.ir.graph import Graph
 
-TABLE_VERSION = 1  # bump when the table's format or keying changes
+TABLE_VERSION = 2  # bump when the table's format or keying changes (2: first observation stays)
 
 
 @lru_cache(maxsize=1)
@@ -140,11 +140,11 @@ class LatencyTable:
         return None if entry is None else entry["cycles"]
 
     def put(self, signature: str, cycles: float) -> None:
-        """Record one observation; a signature seen in several contexts keeps their mean."""
-        entry = self.entries.setdefault(signature, {"cycles": 0.0, "n": 0})
-        n = entry["n"] + 1
-        entry["cycles"] += (float(cycles) - entry["cycles"]) / n
-        entry["n"] = n
+        """Record an observation: the first one of a signature stays. Later contexts may measure it
+        a little differently (activations kept on chip and list scheduling reach past the next
+        layer), but an entry that never changes makes every answer the table gives a function of
+        what it was asked before, so a run with a warm table takes the decisions the cold run took."""
+        self.entries.setdefault(signature, {"cycles": float(cycles)})
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -237,13 +237,16 @@ class SimulatedLatency:
         return self.simulate_graph(import_module(model, tuple(input_shape)))
 
     def graph_latency_ms(self, graph: Graph) -> float:
-        """The lookup-table estimate; simulates ``graph`` once only if a layer is missing."""
+        """The lookup-table estimate; simulates ``graph`` once only if a layer is missing (and
+        then answers from the table it just filled)."""
         est = self.estimate_cycles(graph)
         if est is not None:
             self.table.hits += 1
             return self.cycles_to_ms(est)
         self.table.misses += 1
-        return self.simulate_graph(graph)
+        direct = self.simulate_graph(graph)
+        est = self.estimate_cycles(graph)  # what the table now says, as a warm run would hear it
+        return direct if est is None else self.cycles_to_ms(est)
 
     def estimate_cycles(self, graph: Graph) -> float | None:
         """Sum of table entries over ``graph``'s layers, or None when a layer is not in the table
