@@ -39,6 +39,18 @@ def test_simulate_json_has_the_documented_fields(capsys) -> None:
     assert all(layer["bound"] in ("compute", "memory") for layer in r["layers"])
 
 
+def test_program_passes_can_be_switched_off(capsys) -> None:
+    """Each program-level pass can be turned off to see what it buys; all variants stay exact."""
+    cycles = {}
+    for flags in ([], ["--no-reorder"], ["--no-reorder", "--no-keep-on-chip"]):
+        assert main(["simulate", "lenet5", "--arch", "edge-int8", "-f", "json", *flags]) == 0
+        r = json.loads(capsys.readouterr().out)
+        assert r["bit_exact"] is True
+        cycles[len(flags)] = (r["cycles"], r["dram_bytes"])
+    assert cycles[0][0] <= cycles[1][0] < cycles[2][0]  # each pass makes LeNet-5 faster
+    assert cycles[1][1] < cycles[2][1]  # activations kept on chip: fewer DRAM bytes
+
+
 def test_errors_are_one_line_exit_2(tmp_path, capsys) -> None:
     assert main(["simulate", "lenet5", "--arch", "edge-int8", "--quant", "fixed:Q2.6"]) == 2
     assert "the DLP runs int8 or fp32 programs" in capsys.readouterr().err

@@ -17,6 +17,10 @@ _ARCH = typer.Option(..., "--arch", "-a", help="arch preset name or TOML file")
 _QUANT = typer.Option("int8", "--quant", help="numerics of the program: int8 or fp32")
 _CALIB = typer.Option("random", "--calib", help="calibration data: random (seeded) or digits")
 _SHAPE = typer.Option(None, "--input-shape", help="override the input shape, e.g. 1x3x64x64")
+_ON_CHIP = typer.Option(True, "--keep-on-chip/--no-keep-on-chip",
+                        help="keep activations in free NRAM between layers (one core)")
+_REORDER = typer.Option(True, "--reorder/--no-reorder",
+                        help="list-schedule the code (kept only when the simulator finds it faster)")
 
 
 def compile_cmd(
@@ -24,6 +28,7 @@ def compile_cmd(
     input_shape: Optional[str] = _SHAPE,
     output: Path = typer.Option(..., "--output", "-o", help="program file to write (.dlp)"),
     format: Format = typer.Option(Format.table, "--format", "-f", help="table or json"),
+    keep_on_chip: bool = _ON_CHIP, reorder: bool = _REORDER,
 ) -> None:
     """Quantize MODEL (PTQ) and compile it into a DLP program file for ARCH."""
     from aics.compiler.compile import compile_graph
@@ -32,7 +37,8 @@ def compile_cmd(
     from aics.dlp.program import save_program
 
     machine = load_arch(arch)
-    compiled = compile_graph(quantized_model(model, quant, shape_option(input_shape), calib), machine)
+    compiled = compile_graph(quantized_model(model, quant, shape_option(input_shape), calib), machine,
+                             keep_on_chip, reorder)
     try:
         save_program(compiled.program, output)
     except OSError as err:
@@ -106,6 +112,7 @@ def simulate_cmd(
     functional: bool = typer.Option(True, "--functional/--timing-only", help="also execute on data and compare"),
     format: Format = typer.Option(Format.table, "--format", "-f", help="table or json"),
     trace: Optional[Path] = typer.Option(None, "--trace", help="write a Chrome/Perfetto trace (JSON)"),
+    keep_on_chip: bool = _ON_CHIP, reorder: bool = _REORDER,
 ) -> None:
     """Compile MODEL for ARCH, simulate it on an input and compare with the integer reference."""
     from aics.compiler.workflow import quantized_model, simulate
@@ -119,7 +126,8 @@ def simulate_cmd(
             x = np.load(input, allow_pickle=False)
         except (OSError, ValueError) as err:
             raise DataError(f"cannot read input '{input}': {err}") from None
-    report = simulate(qgraph, machine, x, seed, functional, str(trace) if trace else None).report
+    report = simulate(qgraph, machine, x, seed, functional, str(trace) if trace else None, keep_on_chip,
+                      reorder).report
     report = {"model": model, **report}
     if format == Format.json:
         print_json(report)
