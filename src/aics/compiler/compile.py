@@ -29,7 +29,7 @@ from typing import Callable
 from aics.compiler.lower.attention import (
     lower_matmul, lower_softmax, matmul_on_dlp, softmax_on_dlp,
 )
-from aics.compiler.lower.broadcast import expand_on_dlp, lower_expand, lower_mul, mul_on_dlp
+from aics.compiler.lower.broadcast import all_int8, expand_on_dlp, lower_expand, lower_mul, mul_on_dlp
 from aics.compiler.lower.common import Emitter, LayerInfo, Lowered, describe, numel, tensor_dtype
 from aics.compiler.lower.float32 import as_float32, lower_float, plan_float
 from aics.compiler.lower.host import lower_host
@@ -148,10 +148,17 @@ def _lower_all(e: Emitter, graph: Graph, fusion: FusionPlan) -> tuple[list[Lower
     users = graph.users()
     lowered: list[Lowered] = []
     alias: dict[str, str] = {}
+    mul_adds = _mul_then_add(e, graph, users, absorbed)  # add -> the mul fused into it (lowered at the add)
+    deferred = {mul.name for mul in mul_adds.values()}
     for node in graph.nodes:
-        if node.op in ("input", "const") or node.name in absorbed:
+        if node.op in ("input", "const") or node.name in absorbed or node.name in deferred:
             continue
         mode = compute_mode(node, e.view)
+        if node.name in mul_adds:
+            mul = mul_adds[node.name]
+            lowered.append(_fused_clamp(e, graph, node, users, absorbed,
+                                        lambda em, add, out, lo, hi: lower_mul(em, mul, (add, out, lo, hi))))
+            continue
         if norm_on_dlp(e, node) and node.op == "batch_norm":  # the reference's float32 recipe, on the DLP
             lowered.append(_fused_clamp(e, graph, node, users, absorbed, lower_batch_norm))
         elif norm_on_dlp(e, node):
@@ -197,6 +204,27 @@ def _lower_all(e: Emitter, graph: Graph, fusion: FusionPlan) -> tuple[list[Lower
         else:
             lowered.append(lower_host(e, node, "no DLP lowering"))
     return lowered, alias  # an output that is a reshape view is described at its target's bytes
+
+
+def _mul_then_add(e: Emitter, graph: Graph, users: dict[str, list[str]], absorbed: set[str]) -> dict[str, Node]:
+    """Residual adds whose operand is a mul read by nothing else (an SE block's ``x * gate +
+    identity``), both on the DLP in int8, and not already a conv's epilogue: add name -> mul. The
+    pair is lowered at the add, once the residual exists (a downsample branch may come after the
+    mul in node order)."""
+    out = {}
+    for node in graph.nodes:
+        if node.op != "add" or node.name in absorbed or compute_mode(node, e.view) != "int" \
+                or not all_int8(e, (*node.inputs, node.name)):
+            continue
+        for name in node.inputs:
+            mul = graph[name]
+            other = [i for i in node.inputs if i != name]
+            if (mul.op == "mul" and users[name] == [node.name] and name not in graph.outputs and len(other) == 1
+                    and mul.shape == node.shape == graph[other[0]].shape and graph[other[0]].op != "const"
+                    and compute_mode(mul, e.view) == "int" and mul_on_dlp(e, mul)):
+                out[node.name] = mul
+                break
+    return out
 
 
 def _global_avg(e: Emitter, node: Node) -> bool:

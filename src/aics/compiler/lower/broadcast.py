@@ -11,6 +11,11 @@ int product, shifted left by ``k = preshift(span_a * span_b)`` and rescaled by
    saturation);
 4. ``rescale`` int32 -> int8 with ``left_shift = k`` and the reference's multiplier and shift.
 
+A residual ``add`` (with its clamp) that is the mul's only reader can be fused (``then``): each chunk
+of the mul's int8 result goes straight through TFLite ADD with the residual's chunk
+(``common.emit_add``) before the store, so the mul's result never travels to memory and back
+(SE blocks: ``relu(x * gate + identity)``).
+
 Broadcasting: the output is viewed as a (rows, cols) block such that the broadcast operand holds
 one value per row (``N,C,H,W x N,C,1,1``: rows = channels) or per column, or is a full operand;
 ``mul`` commutes exactly in integers, so the broadcast operand may be either input. A constant
@@ -27,7 +32,7 @@ from itertools import product
 
 import numpy as np
 
-from aics.compiler.lower.common import Emitter, Lowered, numel
+from aics.compiler.lower.common import Emitter, Lowered, add_fields, emit_add, numel
 from aics.dlp.isa import Bcast, Cast, DType, EltOp, Eltwise, Loc, Move, Rescale, Space
 from aics.errors import CompileError
 from aics.ir.graph import Node
@@ -92,7 +97,11 @@ def _view(shape: tuple[int, ...], out: tuple[int, ...]) -> tuple[Bcast, int, int
     return None
 
 
-def lower_mul(e: Emitter, node: Node) -> Lowered:
+FusedAdd = tuple[Node, str, int | None, int | None]  # (the add, the tensor it writes, its clamp)
+
+
+def lower_mul(e: Emitter, node: Node, then: FusedAdd | None = None) -> Lowered:
+    """``mul``; ``then``: a residual add after it, fused (see the module docstring)."""
     a_name, b_name = node.inputs
     int8_tensors(e, node, (a_name, b_name, node.name))
     out = node.shape
@@ -114,7 +123,13 @@ def lower_mul(e: Emitter, node: Node) -> Lowered:
     a_const, b_const = const_address(e, a_name), const_address(e, b_name)
     nb = rows if mode == Bcast.ROW else cols if mode == Bcast.COL else 0  # resident b values
     free = e.arch.memory.nram_kib * 1024 - 1024 - 5 * nb - 128
-    per_elem = 2 * (1 + 4 + 1 + (5 if mode == Bcast.NONE else 0))
+    per_elem = 2 * (1 + 4 + 1 + (5 if mode == Bcast.NONE else 0) + (6 if then else 0))
+    output, residual, fields = node.name, None, None
+    if then is not None:
+        add, output, qmin, qmax = then
+        residual = next(i for i in add.inputs if i != node.name)
+        int8_tensors(e, add, (residual, add.name))
+        fields = add_fields(e, node.name, residual, add.name, qmin, qmax)
     budget = free // per_elem // 64 * 64
     if budget < 64 or (mode == Bcast.COL and cols > budget):
         need = per_elem * max(64, cols if mode == Bcast.COL else 64) + 5 * nb + 1152
@@ -123,12 +138,13 @@ def lower_mul(e: Emitter, node: Node) -> Lowered:
     pieces = _pieces(rows, cols, budget, mode)
 
     def emit(em: Emitter) -> None:
-        nram, _ = em.begin(node.name, node.op)
+        nram, _ = em.begin(output, "mul+add" if then else node.op)
         bres = (nram.alloc("b8", max(nb, 1)), nram.alloc("b32", 4 * max(nb, 1))) if nb else None
-        names = (("a", 1), ("a32", 4), ("o", 1)) + ((("b", 1), ("b32", 4)) if bres is None else ())
+        names = (("a", 1), ("a32", 4), ("o", 1)) + ((("b", 1), ("b32", 4)) if bres is None else ()) \
+            + ((("r", 1), ("sb", 4), ("y", 1)) if then else ())
         bufs = [{key: nram.alloc(f"{key}{i}", budget * size) for key, size in names} for i in range(2)]
         pa, pb = tensor_address(em, a_name, a_const), tensor_address(em, b_name, b_const)
-        dst = em.addr[node.name]
+        dst = em.addr[output]
 
         def prologue() -> None:
             if bres is not None:
@@ -152,9 +168,15 @@ def lower_mul(e: Emitter, node: Node) -> Lowered:
             em.emit(Eltwise, op=EltOp.MUL, dtype=DType.INT32, rows=shape[0], cols=shape[1], a=buf["a32"], b=b_at,
                     out=buf["a32"], bcast=mode)
             em.emit(Rescale, n=n, src=buf["a32"], dst=buf["o"], in_dtype=DType.INT32, dtype=DType.INT8, **rq)
-            em.store(buf["o"], dst + start, (1, 1, n))
+            if fields is None:
+                em.store(buf["o"], dst + start, (1, 1, n))
+                return
+            em.load(em.addr[residual] + start, (Space.NRAM, buf["r"]), (1, 1, n))  # same shape as the output
+            emit_add(em, buf["o"], buf["r"], buf["a32"], buf["sb"], buf["y"], n, fields)
+            em.store(buf["y"], dst + start, (1, 1, n))
         em.on_cores(pieces, prologue, body)
-    return Lowered(node, node.name, emit, 0, 2 * numel(out) + (numel(out) if mode == Bcast.NONE else nb))
+    reads = numel(out) if mode == Bcast.NONE else nb
+    return Lowered(node, output, emit, 0, 2 * numel(out) + reads + (numel(out) if then else 0))
 
 
 def _pieces(rows: int, cols: int, budget: int, mode: Bcast) -> list[tuple[int, int, int, int]]:

@@ -15,11 +15,12 @@ import numpy as np
 
 from aics.compiler.memory import Arena, DramImage
 from aics.dlp.arch import Arch
-from aics.dlp.isa import DType, Instr, Loc, Move, Space, Sync
+from aics.dlp.isa import Bcast, DType, EltOp, Eltwise, Instr, Loc, Move, Rescale, Space, Sync
 from aics.dlp.program import HostOp, TensorDesc
 from aics.errors import CompileError
 from aics.ir.graph import Graph, Node
 from aics.ir.quant import QuantParams
+from aics.numerics import quantize_multiplier
 from aics.reference import qtensor as Q
 
 
@@ -104,6 +105,35 @@ class Emitter:
 
     def qp(self, name: str) -> Any:
         return self.view.qp(name)
+
+
+ADD_LEFT_SHIFT = 20  # TFLite ADD/SUB's int8 left shift (``int_elementwise._add_sub``)
+
+
+def add_fields(e: Emitter, a: str, b: str, out: str, qmin: int | None = None, qmax: int | None = None
+               ) -> dict[str, dict[str, int]]:
+    """The three ``rescale`` field sets of TFLite ADD/SUB of int8 tensors ``a`` and ``b`` into
+    ``out`` (optionally clamped to [qmin, qmax], a fused activation): ``a`` and ``b`` to int32 on a
+    common scale, then the sum to ``out``'s codes."""
+    qa, qb, qo = (Q.affine(e.qp(n)) for n in (a, b, out))
+    twice = 2.0 * max(qa.scale, qb.scale)
+    ma, mb = quantize_multiplier(qa.scale / twice), quantize_multiplier(qb.scale / twice)
+    mo = quantize_multiplier(twice / ((1 << ADD_LEFT_SHIFT) * qo.scale))
+    lo, hi = Q.code_range(e.qp(out))
+    return {"a": dict(mult=ma[0], shift=ma[1], left_shift=ADD_LEFT_SHIFT, in_zp=qa.zero_point, out_zp=0),
+            "b": dict(mult=mb[0], shift=mb[1], left_shift=ADD_LEFT_SHIFT, in_zp=qb.zero_point, out_zp=0),
+            "o": dict(mult=mo[0], shift=mo[1], left_shift=0, in_zp=0, out_zp=qo.zero_point,
+                      qmin=lo if qmin is None else qmin, qmax=hi if qmax is None else qmax)}
+
+
+def emit_add(e: Emitter, a: int, b: int, sa: int, sb: int, out: int, n: int, fields: dict[str, dict[str, int]],
+             op: EltOp = EltOp.ADD) -> None:
+    """TFLite ADD/SUB of ``n`` int8 codes at NRAM ``a`` and ``b`` into ``out`` (``add_fields``),
+    through the int32 scratch buffers ``sa`` and ``sb``."""
+    e.emit(Rescale, n=n, src=a, dst=sa, in_dtype=DType.INT8, dtype=DType.INT32, **fields["a"])
+    e.emit(Rescale, n=n, src=b, dst=sb, in_dtype=DType.INT8, dtype=DType.INT32, **fields["b"])
+    e.emit(Eltwise, op=op, dtype=DType.INT32, rows=1, cols=n, a=sa, b=sb, out=sa, bcast=Bcast.NONE)
+    e.emit(Rescale, n=n, src=sa, dst=out, in_dtype=DType.INT32, dtype=DType.INT8, **fields["o"])
 
 
 def numel(shape: tuple[int, ...]) -> int:

@@ -28,7 +28,9 @@ from __future__ import annotations
 import numpy as np
 
 from aics.compiler.lower.broadcast import const_address, tensor_address
-from aics.compiler.lower.common import Emitter, Lowered, chunks, core_share, no_prologue, numel, stream_chunk
+from aics.compiler.lower.common import (
+    Emitter, Lowered, add_fields, chunks, core_share, emit_add, no_prologue, numel, stream_chunk,
+)
 from aics.compiler.memory import align
 from aics.dlp.isa import (
     Bcast, DType, EltOp, Eltwise, Lut, MatMul, Pool, PoolMode, Reduce, ReduceOp, Requant, Rescale, Space,
@@ -165,13 +167,7 @@ def lower_add(e: Emitter, node: Node, output: str, qmin: int | None = None, qmax
     a_name, b_name = node.inputs
     if e.graph[a_name].shape != node.shape or e.graph[b_name].shape != node.shape:
         raise CompileError(f"layer '{node.name}': broadcasting {node.op} is not lowered")
-    qa, qb, qo = (Q.affine(e.qp(n)) for n in (a_name, b_name, node.name))
-    left = 20
-    twice = 2.0 * max(qa.scale, qb.scale)
-    ma, mb = quantize_multiplier(qa.scale / twice), quantize_multiplier(qb.scale / twice)
-    mo = quantize_multiplier(twice / ((1 << left) * qo.scale))
-    lo, hi = Q.code_range(e.qp(node.name))
-    lo, hi = (lo if qmin is None else qmin), (hi if qmax is None else qmax)
+    fields = add_fields(e, a_name, b_name, node.name, qmin, qmax)
     total = numel(node.shape)
     chunk = stream_chunk(e, numel(node.shape), 2 * (1 + 1 + 4 + 4 + 1))
     op = EltOp.ADD if node.op == "add" else EltOp.SUB
@@ -188,13 +184,7 @@ def lower_add(e: Emitter, node: Node, output: str, qmin: int | None = None, qmax
             (p0, n), buf = piece, bufs[i % 2]
             em.load(pa + p0, (Space.NRAM, buf["a"]), (1, 1, n))
             em.load(pb + p0, (Space.NRAM, buf["b"]), (1, 1, n))
-            for src, dstb, m, zp in ((buf["a"], buf["sa"], ma, qa.zero_point), (buf["b"], buf["sb"], mb, qb.zero_point)):
-                em.emit(Rescale, n=n, src=src, dst=dstb, in_dtype=DType.INT8, dtype=DType.INT32, mult=m[0],
-                        shift=m[1], left_shift=left, in_zp=zp, out_zp=0)
-            em.emit(Eltwise, op=op, dtype=DType.INT32, rows=1, cols=n, a=buf["sa"], b=buf["sb"], out=buf["sa"],
-                    bcast=Bcast.NONE)
-            em.emit(Rescale, n=n, src=buf["sa"], dst=buf["o"], in_dtype=DType.INT32, dtype=DType.INT8, mult=mo[0],
-                    shift=mo[1], left_shift=0, in_zp=0, out_zp=qo.zero_point, qmin=lo, qmax=hi)
+            emit_add(em, buf["a"], buf["b"], buf["sa"], buf["sb"], buf["o"], n, fields, op)
             em.store(buf["o"], dst + p0, (1, 1, n))
         em.on_cores(chunks(total, core_share(total, chunk, em)), no_prologue, body)
     return Lowered(node, output, emit, 0, 3 * total)

@@ -21,14 +21,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from aics.compiler.lower.common import Emitter, Lowered, numel
+from aics.compiler.lower.common import Emitter, Lowered, add_fields, emit_add, numel
 from aics.compiler.memory import Arena
 from aics.compiler.passes.fuse_epilogue import Epilogue
 from aics.compiler.tiling import ConvShape, ConvTiling, conv_tiling, linear_tiling
-from aics.dlp.isa import Bcast, Conv, DType, DwConv, EltOp, Eltwise, LoadSparse, Loc, MatMul, Requant, Rescale, Space
+from aics.dlp.isa import Bcast, Conv, DType, DwConv, EltOp, Eltwise, LoadSparse, Loc, MatMul, Requant, Space
 from aics.errors import CompileError
 from aics.ir.graph import Node
-from aics.numerics import quantize_multiplier, quantize_multipliers
+from aics.numerics import quantize_multipliers
 from aics.numerics.sparse import bitmap_blob
 from aics.reference import qtensor as Q
 from aics.reference.int_ops import bias_codes
@@ -116,7 +116,7 @@ def lower_conv(e: Emitter, node: Node, epi: Epilogue) -> Lowered:
         image = sparse[0]
     w_addr = e.image.add(f"{node.name}.weight", image, DType.INT8)
     t_addr = e.image.add(f"{node.name}.tables", tables, DType.INT32)
-    add = _add_fields(e, epi) if epi.add else None
+    add = add_fields(e, epi.output, epi.residual, epi.add, epi.add_qmin, epi.add_qmax) if epi.add else None
     macs = o * shape.ho * shape.wo * cpg * kh * kw
     compulsory = image.size + tables.size * 4 + numel(x.shape) + numel(node.shape)
     zp_x = e.qp(x.name).zero_point[0]
@@ -130,20 +130,6 @@ def lower_conv(e: Emitter, node: Node, epi: Epilogue) -> Lowered:
                    em.addr[x.name], em.addr[epi.writes], w_addr, t_addr,
                    None if add is None else (em.addr[epi.residual], add), sparse=None if sparse is None else sparse[1])
     return Lowered(node, epi.writes, emit, macs, compulsory)
-
-
-def _add_fields(e: Emitter, epi: Epilogue) -> dict[str, dict[str, int]]:
-    """The three ``rescale`` instructions of TFLite ADD (``int_elementwise._add_sub``, int8: left 20):
-    the conv result ``a`` and the residual ``b`` to int32, then the sum to the add's output."""
-    qa, qb, qo = (Q.affine(e.qp(n)) for n in (epi.output, epi.residual, epi.add))
-    left = 20
-    twice = 2.0 * max(qa.scale, qb.scale)
-    ma, mb = quantize_multiplier(qa.scale / twice), quantize_multiplier(qb.scale / twice)
-    mo = quantize_multiplier(twice / ((1 << left) * qo.scale))
-    return {"a": dict(mult=ma[0], shift=ma[1], left_shift=left, in_zp=qa.zero_point, out_zp=0),
-            "b": dict(mult=mb[0], shift=mb[1], left_shift=left, in_zp=qb.zero_point, out_zp=0),
-            "o": dict(mult=mo[0], shift=mo[1], left_shift=0, in_zp=0, out_zp=qo.zero_point,
-                      qmin=epi.add_qmin, qmax=epi.add_qmax)}
 
 
 def _emit_conv(e: Emitter, nram: Arena, wram: Arena, s: ConvShape, t: ConvTiling,
@@ -232,10 +218,7 @@ def _emit_conv(e: Emitter, nram: Arena, wram: Arena, s: ConvShape, t: ConvTiling
             r_addr, f = residual
             (sa, sb), count = sums[j], on * n
             e.load(r_addr + where, (Space.NRAM, rbufs[j]), (1, on, n), src_strides=(0, s.ho * s.wo))
-            e.emit(Rescale, n=count, src=ress[j], dst=sa, in_dtype=DType.INT8, dtype=DType.INT32, **f["a"])
-            e.emit(Rescale, n=count, src=rbufs[j], dst=sb, in_dtype=DType.INT8, dtype=DType.INT32, **f["b"])
-            e.emit(Eltwise, op=EltOp.ADD, dtype=DType.INT32, rows=1, cols=count, a=sa, b=sb, out=sa)
-            e.emit(Rescale, n=count, src=sa, dst=ress[j], in_dtype=DType.INT32, dtype=DType.INT8, **f["o"])
+            emit_add(e, ress[j], rbufs[j], sa, sb, ress[j], count, f)
         e.store(ress[j], y_addr + where, (1, on, n), dst_strides=(0, s.ho * s.wo))
 
     if t.order == "o_outer":
