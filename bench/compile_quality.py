@@ -72,7 +72,8 @@ def quality(models: list[str], size: int | None, arch_name: str) -> list[dict]:
 def unit_floor(graph, arch) -> int:
     """An estimate of the fewest cycles the compute units need for ``graph`` on ``arch``, memory
     ignored: every conv / transposed conv / linear / matmul as one whole-layer GEMM per group on
-    the systolic array (``gemm_cost``: the same fold model as the simulator), a depthwise conv on
+    the systolic array (``gemm_cost``: the same fold model as the simulator; a grouped conv also
+    as block-diagonal tiles of whole groups, whichever is cheaper), a depthwise conv on
     the vector unit when that is faster (one MAC per lane per cycle), the two units overlapped:
     ``max(sum of array cycles, sum of vector cycles)``. Not a proof (tiles could only add folds,
     but another split of the depthwise layers could balance the units better); it says how much
@@ -88,6 +89,9 @@ def unit_floor(graph, arch) -> int:
             g = n.attrs.groups
             m, k, cols = n.shape[2] * n.shape[3], w[1] * w[2] * w[3], w[0] // g
             on_array = gemm_cost(arch.matrix, m, k, cols).cycles * g
+            if g > 1:  # or block-diagonal tiles of whole groups about the array's width (zeros off the blocks)
+                t = max(cols, arch.matrix.cols // cols * cols)
+                on_array = min(on_array, ceil(w[0] / t) * gemm_cost(arch.matrix, m, t // cols * k, t).cycles)
             on_vector = ceil(m * k * w[0] / arch.vector.lanes) if w[1] == 1 and cols == 1 else None
             if on_vector is not None and on_vector < on_array:
                 vector += on_vector
