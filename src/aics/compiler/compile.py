@@ -9,9 +9,10 @@ dilation, groups), conv_transpose2d (``lower.transpose``), linear, batched matmu
 (``lower.attention``), max/avg pooling, adaptive average pooling to any size, LUT activations,
 add/sub, broadcasting mul and expand (``lower.broadcast``), batch_norm and layer_norm replaying
 the reference's float32 recipe on the vector unit (``lower.norm``), concat, slice, permute (DMA
-copies, or none: reshapes, contiguous slices and channel concats share DRAM bytes, ``views``); exact clamp activations fused into the conv/linear/add/conv_transpose/
-batch_norm epilogues and residual adds fused into the conv epilogue
-(``passes.fuse_epilogue``). Any other layer (or one of these in a form they do not handle), and
+copies, or none: reshapes, contiguous slices and channel concats share DRAM bytes, ``views``);
+exact clamp activations fused into the conv/linear/add/conv_transpose/batch_norm epilogues,
+residual adds fused into the conv epilogue (``passes.fuse_epilogue``) or, after an SE gate's
+mul, into the mul (``lower.broadcast``). Any other layer (or one of these in a form they do not handle), and
 every layer computing in float numerics (mixed precision, LSTM/GRU, LRN, ...), runs on the host
 CPU (``lower.host``): a ``host`` barrier in the program, its cost from the arch's host model in
 the reports.
@@ -19,6 +20,11 @@ the reports.
 Several cores (``arch.cores``): every layer's tiles are shared out in contiguous shares (conv:
 output-channel tiles first, so each core streams its own weights), each core loads its own
 resident tables, and a ``sync`` on every core ends each layer.
+
+Then passes over the program itself, each keeping every dependence (so the outputs stay
+bit-exact): activations kept in free NRAM between layers (``onchip``, one core), constant loads
+hoisted ahead of activation loads (``prefetch``), and list scheduling (``reorder``), kept only
+when the timing simulator finds it faster.
 """
 
 from __future__ import annotations
