@@ -13,7 +13,8 @@ share their input's) these data-movement nodes need no instruction at all:
   when DenseNet concatenates ``[x0]``, ``[x0, x1]``, ..., ``[x0 .. xL]``, the last one places
   every ``x_i`` and each earlier one finds its inputs already adjacent: it becomes a view of a
   prefix of the last one's bytes. An input that cannot move (a graph input, a view, a tensor placed
-  in another concat elsewhere, a repeated operand) keeps its own region and is copied.
+  in another concat elsewhere) keeps its own region and is copied; so are all the inputs of a
+  concat that takes one tensor twice.
 
 Every tensor is written once and DRAM regions are never reused (``memory``), so a shared region
 cannot be overwritten while a view of it is live; the simulator orders readers of a view after
@@ -57,29 +58,34 @@ def plan_views(graph: Graph, produced: set[str], aliases: dict[str, str],
     views = {name: View(target, 0) for name, target in aliases.items()}
     free: set[str] = set()
     for node in graph.nodes:
-        if node.op == "slice" and _slice_view(graph, node, qp) is not None:
-            views[node.name] = View(node.inputs[0], _slice_view(graph, node, qp) * elem_bytes(node.name))
+        offset = _slice_view(graph, node, qp) if node.op == "slice" else None
+        if offset is not None:
+            views[node.name] = View(node.inputs[0], offset * elem_bytes(node.name))
             free.add(node.name)
     plan = ViewPlan(views, frozenset())
+
+    def in_place(node: Node, slots: list[tuple[str, int]]) -> bool:
+        """Whether every input of ``node`` lies in its slot of the output's bytes."""
+        root, at = plan.resolve(node.name)
+        return all(plan.resolve(name) == (root, at + off) for name, off in slots)
+
     for node in reversed(graph.nodes):
         if node.op != "concat" or node.name not in produced or not _contiguous_parts(graph, node, qp):
             continue
         slots = _slots(graph, node, elem_bytes(node.name))
-        bases = {plan.resolve(name) for name, _ in slots}
+        if len({name for name, _ in slots}) < len(slots):
+            continue  # an operand twice: it cannot lie in two slots
         root, at = plan.resolve(slots[0][0])
-        if node.name not in views and all(plan.resolve(name) == (root, at + off) for name, off in slots) \
-                and root != node.name and len(bases) == len(slots):
+        if node.name not in views and root != node.name and \
+                all(plan.resolve(name) == (root, at + off) for name, off in slots):
             views[node.name] = View(root, at)  # its inputs already lie side by side: a prefix view
             free.add(node.name)
             continue
-        seen: set[str] = set()
         home = plan.resolve(node.name)[0]
         for name, off in slots:
-            if name in produced and name not in views and name not in seen and home != name:
+            if name in produced and name not in views and name != home:
                 views[name] = View(node.name, off)
-            seen.add(name)
-        if all(plan.resolve(name) == (plan.resolve(node.name)[0], plan.resolve(node.name)[1] + off)
-               for name, off in slots) and len(bases) == len(slots):
+        if in_place(node, slots):
             free.add(node.name)
     return ViewPlan(views, frozenset(free))
 
