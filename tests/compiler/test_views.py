@@ -86,3 +86,28 @@ def test_concat_with_its_own_params_still_converts(shuffle_graph) -> None:
     ops = {type(i).__name__ for i in sim.compiled.program.code[0]
            if i.tag == next(layer.tag for layer in sim.compiled.layers if layer.op == "concat")}
     assert "Rescale" in ops
+
+
+class OddConcats(nn.Module):
+    """A concat taking one tensor twice, and one putting a tensor's two halves back together."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.mix = nn.Conv2d(24, 8, 1)
+
+    def forward(self, x):
+        a = torch.relu(self.conv(x))
+        lo, hi = a.chunk(2, dim=1)
+        again = torch.cat([lo, hi], 1)  # the same bytes as a
+        return self.mix(torch.cat([a, a, again], 1))
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_repeated_operands_and_rejoined_halves_stay_exact(qmodule, arch) -> None:
+    graph = qmodule(OddConcats(), (1, 3, 8, 8))
+    sim = simulate_exact(graph, load_arch(arch))
+    concats = [n.name for n in graph.nodes if n.op == "concat"]
+    layers = {layer.name for layer in sim.compiled.layers}
+    assert concats[0] not in layers  # the halves of a, rejoined: a view of a
+    assert concats[1] in layers  # [a, a, again]: copied
