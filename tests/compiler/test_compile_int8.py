@@ -111,3 +111,26 @@ def test_four_cores_bit_exact_with_a_barrier_per_layer(fixture, request) -> None
     code = sim.compiled.program.code
     syncs = [sum(type(i).__name__ == "Sync" for i in core) for core in code]
     assert len(code) == 4 and syncs == [len(sim.compiled.layers)] * 4
+
+
+def test_grouped_conv_whose_group_fits_wram_only_once(qmodule) -> None:
+    """AlexNet's 2-group convs: one group's weights fit WRAM, two do not; the weight tiles then
+    share one buffer (loads wait for the previous group's compute) instead of failing."""
+    from torch import nn
+
+    graph = qmodule(nn.Sequential(nn.Conv2d(64, 64, 3, padding=1, groups=2), nn.ReLU()), (1, 64, 8, 8))
+    arch = with_overrides(load_arch("edge-int8"), {"memory.wram_kib": 16})  # a group: 9,216 bytes
+    sim = _exact(graph, arch)
+    assert sim.report["cycles"] > 0
+
+
+@pytest.mark.parametrize("arch", ["edge-int8", "edge-int8-4core"])
+def test_linear_input_too_big_for_nram_runs_in_row_blocks(qmodule, arch) -> None:
+    """ViT-B's MLP input (197 x 3072) does not fit NRAM: the linear runs on blocks of rows."""
+    from torch import nn
+
+    graph = qmodule(nn.Sequential(nn.Linear(64, 32), nn.ReLU()), (1, 300, 64))  # x: 19,200 bytes
+    small = with_overrides(load_arch(arch), {"memory.nram_kib": 16})
+    sim = _exact(graph, small)
+    matmuls = [i for i in sim.compiled.program.code[0] if type(i).__name__ == "MatMul"]
+    assert max(i.m for i in matmuls) < 300 and sum(i.m for i in matmuls) >= 300

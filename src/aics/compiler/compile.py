@@ -39,7 +39,9 @@ from aics.compiler.lower.broadcast import all_int8, expand_on_dlp, lower_expand,
 from aics.compiler.lower.common import Emitter, LayerInfo, Lowered, describe, numel, tensor_dtype
 from aics.compiler.lower.float32 import as_float32, lower_float, plan_float
 from aics.compiler.lower.host import lower_host
-from aics.compiler.lower.movement import lower_concat, lower_identity_average, lower_permute, lower_slice
+from aics.compiler.lower.movement import (
+    lower_concat, lower_identity_average, lower_permute, lower_slice, moves_codes_as_they_are,
+)
 from aics.compiler.lower.norm import lower_batch_norm, lower_layer_norm, norm_on_dlp
 from aics.compiler.lower.transpose import conv_transpose_on_dlp, lower_conv_transpose
 from aics.compiler.lower.vector import (
@@ -187,7 +189,7 @@ def _lower_all(e: Emitter, graph: Graph, fusion: FusionPlan) -> tuple[list[Lower
             lowered.append(lower_global_avg(e, node))
         elif node.op in UNARY:
             lowered.append(lower_lut(e, node))
-        elif node.op in ("add", "sub"):
+        elif node.op in ("add", "sub") and all(graph[i].shape == node.shape for i in node.inputs):
             lowered.append(_fused_clamp(e, graph, node, users, absorbed, lower_add))  # residual add + relu
         elif node.op == "mul" and mul_on_dlp(e, node):
             lowered.append(lower_mul(e, node))
@@ -201,9 +203,9 @@ def _lower_all(e: Emitter, graph: Graph, fusion: FusionPlan) -> tuple[list[Lower
             lowered.append(_fused_clamp(e, graph, node, users, absorbed, lower_conv_transpose))
         elif node.op == "concat":
             lowered.append(lower_concat(e, node))
-        elif node.op == "slice":
+        elif node.op == "slice" and moves_codes_as_they_are(e, node):
             lowered.append(lower_slice(e, node))
-        elif node.op == "permute":
+        elif node.op == "permute" and moves_codes_as_they_are(e, node):
             lowered.append(lower_permute(e, node))
         elif node.op == "reshape" and e.qp(node.name) == e.qp(node.inputs[0]):
             alias[node.name] = alias.get(node.inputs[0], node.inputs[0])

@@ -7,7 +7,8 @@ channels x ``th`` output rows (full width). A tile needs, on chip:
   G = 1, else the channels of its groups), its int32 accumulator (``o_t * th * Wo * 4``) and its
   int8 result (``o_t * th * Wo``), each twice when double buffered, plus the layer's per-channel
   bias / multiplier / shift tables (``12 * O`` bytes, resident);
-* WRAM: its weights (``o_t * C/G * kh * kw``), twice when double buffered.
+* WRAM: its weights (``o_t * C/G * kh * kw``), twice when double buffered (once, with loads and
+  compute taking turns, when only one tile fits: a grouped conv's smallest tile is a whole group).
 
 A grouped conv's tile runs either as one GEMM per group or, when cheaper, as one block-diagonal
 GEMM over all the tile's input channels (``ConvTiling.dense``: zero weights off the groups' blocks;
@@ -48,7 +49,7 @@ most one core's share of N, so every core gets work.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from math import ceil
 
@@ -188,6 +189,9 @@ def conv_tiling(layer: str, shape: ConvShape, arch: Arch, nram_reserved: int, ep
                     traffic = w_total * n_r + in_once
                     moves = n_o * n_r + n_r + n_o * n_r
                 traffic += out_total
+                single = w_bufs == 2 and not vector and 2 * align(w_tile) > wram >= align(w_tile)
+                if single:  # one weight buffer: each weight tile's load waits for the previous tile's compute
+                    w_bufs = 1
                 w_need = w_bufs * align(w_tile)
                 if not vector and w_need > wram:
                     continue
@@ -197,7 +201,7 @@ def conv_tiling(layer: str, shape: ConvShape, arch: Arch, nram_reserved: int, ep
                 dram = int(traffic / bpc) + moves * latency
                 # the first tile's loads and the last tile's store overlap no compute
                 exposed = 3 * latency + int((w_tile + in_tile + res) / bpc)
-                est = max(dram, matrix + exposed)
+                est = dram + matrix if single else max(dram, matrix + exposed)
                 options.append((est, traffic, n_o * n_r,
                                 ConvTiling(o_t, th, order, w_bufs, i_bufs, est, traffic, dense, vector)))
     if not options:
@@ -228,10 +232,28 @@ class LinearTiling:
     n_t: int
     weight_bufs: int
     k_t: int  # K chunk: the accumulators add ``ceil(K / k_t)`` matmuls (``k_t = K``: one)
+    m_t: int = 0  # rows of the input resident at a time (0: all of them)
 
 
 def linear_tiling(layer: str, m: int, k: int, n: int, arch: Arch, nram_reserved: int, es: int = 1
                   ) -> LinearTiling:
+    """``_linear_tiling`` for all ``m`` input rows at once or, when they do not fit NRAM with a
+    tile, for the most rows that do (halving): each block of rows is then a linear of its own,
+    streaming every weight tile again (ViT-B's 197 x 3072 MLP input needs 605 KB)."""
+    m_t = m
+    while True:
+        try:
+            tiling = _linear_tiling(layer, m_t, k, n, arch, nram_reserved, es)
+        except CompileError:
+            if m_t == 1:
+                raise
+            m_t = -(-m_t // 2)
+            continue
+        return tiling if m_t == m else replace(tiling, m_t=m_t)
+
+
+def _linear_tiling(layer: str, m: int, k: int, n: int, arch: Arch, nram_reserved: int, es: int = 1
+                   ) -> LinearTiling:
     """The N tile with the shortest pipelined time whose double-buffered weights and results fit
     (activations resident).
 

@@ -14,7 +14,8 @@ outer strided dimensions), emitted on the tensors' row-major layouts:
 
 The integer reference converts inputs whose quantisation differs from the output's
 (``qtensor.convert``): concat inputs with other params go through NRAM and one ``rescale``
-per chunk instead; slice and permute with differing params are not lowered yet (``CompileError``). Timing: a DRAM -> DRAM move holds the DRAM channel for
+per chunk instead; a slice or permute with differing params (a slice of a constant, say) runs on
+the host (``moves_codes_as_they_are``). Timing: a DRAM -> DRAM move holds the DRAM channel for
 ``latency + bytes / bandwidth`` (the simulator's model of any DRAM transfer).
 """
 
@@ -29,6 +30,13 @@ from aics.errors import CompileError
 from aics.ir.graph import Node
 from aics.numerics import quantize_multiplier
 from aics.reference import qtensor as Q
+
+
+def moves_codes_as_they_are(e: Emitter, node: Node) -> bool:
+    """Whether a slice or permute copies int8 codes unchanged (its input has its params); else it
+    would re-quantize, which runs on the host."""
+    out = e.qp(node.name)
+    return out is not None and out.dtype == "int8" and all(e.qp(name) == out for name in node.inputs)
 
 
 def _same_params(e: Emitter, node: Node) -> None:

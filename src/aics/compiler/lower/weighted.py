@@ -13,8 +13,9 @@ and runs TFLite ADD on it before the store (three ``rescale`` + one ``eltwise``)
 simulator overlaps the DMA of tile i+1 with the compute of tile i; the loop order is the tiling's.
 
 linear. ``x (M, K) @ W.T``: weights are stored as (k_t, n_t) blocks in tile order (N tile major,
-then K chunk: each ``W[n0:n1, k0:k1].T`` contiguous), the activations stay resident (K-chunk major),
-one ``matmul`` per K chunk (accumulating) + one ``requant`` (channel = column) per N tile.
+then K chunk: each ``W[n0:n1, k0:k1].T`` contiguous), the activations stay resident (K-chunk major;
+when all M rows do not fit, blocks of rows one after another, ``LinearTiling.m_t``), one ``matmul``
+per K chunk (accumulating) + one ``requant`` (channel = column) per N tile.
 """
 
 from __future__ import annotations
@@ -271,47 +272,51 @@ def lower_linear(e: Emitter, node: Node, epi: Epilogue, float_clamp: tuple[float
     compulsory = w_bytes + (numel(x.shape) + numel(node.shape)) * es + tables.size * 4
     sides = None if float_clamp is None else (float_clamp[0] > -np.inf, float_clamp[1] < np.inf)
 
+    mt = tiling.m_t or m  # input rows resident at a time; more rows: one linear per block
+    row_blocks = [(m0, min(mt, m - m0)) for m0 in range(0, m, mt)]
+
     def emit(em: Emitter) -> None:
         nram, wram = em.begin(epi.output, "linear")
         tab = nram.alloc("tables", 12 * n)
-        xa = nram.alloc("x", m * k * es)
+        xa = nram.alloc("x", mt * k * es)
         wbufs = [wram.alloc(f"w{i}", kt * nt * es) for i in range(tiling.weight_bufs)]
-        accs = [nram.alloc(f"acc{i}", m * nt * 4) for i in range(2)]
-        ress = accs if sides is not None else [nram.alloc(f"res{i}", m * nt) for i in range(2)]
-        y = em.addr[epi.output]
+        accs = [nram.alloc(f"acc{i}", mt * nt * 4) for i in range(2)]
+        ress = accs if sides is not None else [nram.alloc(f"res{i}", mt * nt) for i in range(2)]
         chunks = [(k0, min(kt, k - k0)) for k0 in range(0, k, kt)]
         loads = [0]
+        for m0, mb in row_blocks:
+            x_at, y = em.addr[x.name] + m0 * k * es, em.addr[epi.output] + m0 * n * es
 
-        def prologue() -> None:  # x in K-chunk-major order: chunk c is the contiguous (m, kc) block at m*k0
-            em.load(t_addr, (Space.NRAM, tab), (1, 1, 12 * n))
-            if len(chunks) == 1 or m == 1:
-                em.load(em.addr[x.name], (Space.NRAM, xa), (1, 1, m * k * es))
-            else:
-                for k0, kc in chunks:
-                    em.load(em.addr[x.name] + k0 * es, (Space.NRAM, xa + m * k0 * es), (1, m, kc * es),
-                            src_strides=(0, k * es))
-            loads[0] = 0
-
-        def tile(i: int, n0: int) -> None:
-            cols = min(nt, n - n0)
-            j = i % 2
-            for c, (k0, kc) in enumerate(chunks):
-                wb = wbufs[loads[0] % len(wbufs)]
-                loads[0] += 1
-                if sparse is not None:  # the blocks are in (N tile, K chunk) order
-                    offset, nnz = sparse[1][n0 // nt * len(chunks) + c]
-                    em.emit(LoadSparse, src=Loc(Space.DRAM, w_addr + offset), dst=Loc(Space.WRAM, wb), n=kc * cols,
-                            nnz=nnz)
+            def prologue() -> None:  # x in K-chunk-major order: chunk c is the contiguous (mb, kc) block at mb*k0
+                em.load(t_addr, (Space.NRAM, tab), (1, 1, 12 * n))
+                if len(chunks) == 1 or mb == 1:
+                    em.load(x_at, (Space.NRAM, xa), (1, 1, mb * k * es))
                 else:
-                    em.load(w_addr + (n0 * k + k0 * cols) * es, (Space.WRAM, wb), (1, 1, kc * cols * es))
-                em.emit(MatMul, m=m, k=kc, n=cols, a=xa + m * k0 * es, b=wb, c=accs[j], dtype=dtype, a_offset=zp_x,
-                        accumulate=c > 0)
-            if sides is not None:
-                float_epilogue(em, accs[j], cols, m, tab, n, n0, Bcast.COL, sides)
-            else:
-                em.emit(Requant, rows=m, cols=cols, src=accs[j], bias=tab + 4 * n0, mult=tab + 4 * (n + n0),
-                        shift=tab + 4 * (2 * n + n0), dst=ress[j], dtype=DType.INT8, channel=Bcast.COL,
-                        out_zp=out_zp, qmin=epi.qmin, qmax=epi.qmax)
-            em.store(ress[j], y + n0 * es, (1, m, cols * es), dst_strides=(0, n * es))
-        em.on_cores(list(range(0, n, nt)), prologue, tile)
+                    for k0, kc in chunks:
+                        em.load(x_at + k0 * es, (Space.NRAM, xa + mb * k0 * es), (1, mb, kc * es),
+                                src_strides=(0, k * es))
+                loads[0] = 0
+
+            def tile(i: int, n0: int) -> None:
+                cols = min(nt, n - n0)
+                j = i % 2
+                for c, (k0, kc) in enumerate(chunks):
+                    wb = wbufs[loads[0] % len(wbufs)]
+                    loads[0] += 1
+                    if sparse is not None:  # the blocks are in (N tile, K chunk) order
+                        offset, nnz = sparse[1][n0 // nt * len(chunks) + c]
+                        em.emit(LoadSparse, src=Loc(Space.DRAM, w_addr + offset), dst=Loc(Space.WRAM, wb),
+                                n=kc * cols, nnz=nnz)
+                    else:
+                        em.load(w_addr + (n0 * k + k0 * cols) * es, (Space.WRAM, wb), (1, 1, kc * cols * es))
+                    em.emit(MatMul, m=mb, k=kc, n=cols, a=xa + mb * k0 * es, b=wb, c=accs[j], dtype=dtype,
+                            a_offset=zp_x, accumulate=c > 0)
+                if sides is not None:
+                    float_epilogue(em, accs[j], cols, mb, tab, n, n0, Bcast.COL, sides)
+                else:
+                    em.emit(Requant, rows=mb, cols=cols, src=accs[j], bias=tab + 4 * n0, mult=tab + 4 * (n + n0),
+                            shift=tab + 4 * (2 * n + n0), dst=ress[j], dtype=DType.INT8, channel=Bcast.COL,
+                            out_zp=out_zp, qmin=epi.qmin, qmax=epi.qmax)
+                em.store(ress[j], y + n0 * es, (1, mb, cols * es), dst_strides=(0, n * es))
+            em.on_cores(list(range(0, n, nt)), prologue, tile)
     return Lowered(node, epi.output, emit, m * k * n, compulsory)
