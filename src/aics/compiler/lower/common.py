@@ -50,7 +50,7 @@ class Emitter:
     host_ops: list[HostOp] = field(default_factory=list)  # layers run by the host CPU (``lower.host``)
     tag: int = 0
     core: int = 0  # the core instructions go to
-    _nram: Arena | None = None  # the current layer's NRAM arena
+    _nram: Arena | None = field(default=None, init=False, repr=False)  # the current layer's NRAM arena
 
     def __post_init__(self) -> None:
         self.code = [[] for _ in range(self.arch.cores)]

@@ -40,11 +40,9 @@ def moves_codes_as_they_are(e: Emitter, node: Node) -> bool:
 
 
 def _same_params(e: Emitter, node: Node) -> None:
-    out = e.qp(node.name)
-    for name in node.inputs:
-        if e.qp(name) != out or out is None or out.dtype != "int8":
-            raise CompileError(f"layer '{node.name}' ({node.op}): input '{name}' has other quantisation "
-                               f"parameters than the output; re-quantizing moves are not lowered yet")
+    if not moves_codes_as_they_are(e, node):
+        raise CompileError(f"layer '{node.name}' ({node.op}): an input has other quantisation parameters "
+                           f"than the output; only {node.op}s that keep int8 codes as they are lower to the DLP")
 
 
 def _copy(e: Emitter, src: int, dst: int, shape: tuple[int, int, int], src_strides: tuple[int, int],

@@ -68,12 +68,13 @@ def _linear(tree: Block, out: list[int]) -> list[int]:
     return out
 
 
-def _accesses(seq: np.ndarray, ranges: Ranges,
+def accesses(seq: np.ndarray, ranges: Ranges,
               sync: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
     """One entry per (position of ``seq``, elementary segment one of its ranges covers), in
     position order: the position, whether it writes, the segment (numbered apart per epoch) and,
-    when every range is one segment, the entries' order by (segment, position) (else None).
-    Its own function so that its large temporaries are freed before the next step."""
+    when every range is one segment, the entries' order by (segment, position) (else None). A
+    position's reads come before its writes. Its own function so that its large temporaries are
+    freed before the next step (and shared: the compiler's list scheduler uses it too)."""
     counts = np.bincount(ranges.owner, minlength=len(sync))
     per = counts[seq]
     total = int(per.sum())
@@ -114,7 +115,7 @@ def _latest(seq: np.ndarray, units: np.ndarray, ranges: Ranges, sync: np.ndarray
     latest = np.full((n, _UNITS), -1, dtype=np.int64)
     if not np.bincount(ranges.owner, minlength=len(sync))[seq].any():
         return latest
-    epos, write, seg, order = _accesses(seq, ranges, sync)
+    epos, write, seg, order = accesses(seq, ranges, sync)
     if order is None:  # entries come in position order: now (segment, position)
         order = np.argsort(seg, kind="stable")
     at, write, seg = epos[order], write[order], seg[order]
