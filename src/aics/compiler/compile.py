@@ -45,7 +45,7 @@ from aics.compiler.lower.movement import (
 from aics.compiler.lower.norm import lower_batch_norm, lower_layer_norm, norm_on_dlp
 from aics.compiler.lower.transpose import conv_transpose_on_dlp, lower_conv_transpose
 from aics.compiler.lower.vector import (
-    adaptive_on_dlp, lower_adaptive_avg, lower_add, lower_global_avg, lower_lut, lower_pool,
+    adaptive_on_dlp, add_on_dlp, lower_adaptive_avg, lower_add, lower_global_avg, lower_lut, lower_pool,
 )
 from aics.compiler.lower.weighted import lower_conv, lower_linear
 from aics.compiler.passes.fuse_epilogue import FusionPlan, clamp_of, plan_epilogues
@@ -189,7 +189,7 @@ def _lower_all(e: Emitter, graph: Graph, fusion: FusionPlan) -> tuple[list[Lower
             lowered.append(lower_global_avg(e, node))
         elif node.op in UNARY:
             lowered.append(lower_lut(e, node))
-        elif node.op in ("add", "sub") and all(graph[i].shape == node.shape for i in node.inputs):
+        elif node.op in ("add", "sub") and add_on_dlp(e, node):
             lowered.append(_fused_clamp(e, graph, node, users, absorbed, lower_add))  # residual add + relu
         elif node.op == "mul" and mul_on_dlp(e, node):
             lowered.append(lower_mul(e, node))

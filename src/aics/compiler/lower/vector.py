@@ -161,11 +161,16 @@ def lower_lut(e: Emitter, node: Node) -> Lowered:
     return Lowered(node, node.name, emit, 0, 2 * total + 256)
 
 
+def add_on_dlp(e: Emitter, node: Node) -> bool:
+    """Whether ``lower_add`` handles ``node``: no broadcasting (else it runs on the host)."""
+    return all(e.graph[name].shape == node.shape for name in node.inputs)
+
+
 def lower_add(e: Emitter, node: Node, output: str, qmin: int | None = None, qmax: int | None = None) -> Lowered:
     """TFLite ADD/SUB; ``output`` / ``qmin`` / ``qmax``: a fused clamp activation after it."""
     _int8(e, node)
     a_name, b_name = node.inputs
-    if e.graph[a_name].shape != node.shape or e.graph[b_name].shape != node.shape:
+    if not add_on_dlp(e, node):
         raise CompileError(f"layer '{node.name}': broadcasting {node.op} is not lowered")
     fields = add_fields(e, a_name, b_name, node.name, qmin, qmax)
     total = numel(node.shape)
