@@ -243,7 +243,7 @@ def _ends(code: tuple[Instr, ...], unroll: bool) -> list[int]:
     model = CostModel(ARCH, 1 << 16)
     costs = [model.cost(i, i.reads(), i.writes()) for i in code]
     facts = Facts([int(c.unit) for c in costs], [c.cycles for c in costs], [c.dram for c in costs])
-    positions = flow.expand(flow.blocks(code))
+    positions = flow.expand(flow.blocks(code)).tolist()
     tree = list(positions) if unroll else flow.blocks(code)
     deps = dependencies(tree, facts.unit, [i.reads() for i in code], [i.writes() for i in code],
                         [isinstance(i, Sync) for i in code])

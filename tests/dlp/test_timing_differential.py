@@ -25,11 +25,12 @@ import pytest
 from aics.dlp.arch import Arch, Dram, Energy, Memories, MatrixUnit, VectorUnit
 from aics.dlp.arch_io import load_arch
 from aics.dlp.asm import assemble
+from aics.dlp.encoding import EncodedCode, encode_all
 from aics.dlp.isa import (
     Bcast, Cast, Compute, ComputeType, Conv, DType, EltOp, Eltwise, EndLoop, HostCall, Instr, Loc, Loop, Lut,
     MatMul, Move, Pool, PoolMode, Reduce, ReduceOp, Requant, Rescale, Softmax, Space, Sync, Unary, UnaryOp,
 )
-from aics.dlp.program import HostOp, Program
+from aics.dlp.program import HostOp, Program, dump_program, loads_program
 from aics.dlp.sim.costs import CostModel
 from aics.dlp.sim.decode import decode
 from aics.dlp.sim.hazards import Ranges
@@ -188,21 +189,27 @@ def test_baseline_covers_every_program(baseline: dict[str, Any]) -> None:
     assert sorted(baseline) == sorted(name for name, _, _ in programs())
 
 
+@pytest.mark.parametrize("encoded", [False, True], ids=["objects", "encoded"])
 @pytest.mark.parametrize("name,program,arch", list(programs()), ids=lambda x: x if isinstance(x, str) else "")
-def test_reports_and_traces_equal_the_recorded_ones(name: str, program: Program, arch: Arch,
+def test_reports_and_traces_equal_the_recorded_ones(name: str, program: Program, arch: Arch, encoded: bool,
                                                     baseline: dict[str, Any], tmp_path: Path) -> None:
+    """Also as loaded from its file: the simulator then reads the encoded code without decoding it."""
+    if encoded:
+        program = loads_program(dump_program(program))
+        assert all(isinstance(code, EncodedCode) for code in program.code)
     assert json.loads(json.dumps(_figures(program, arch, tmp_path / "t.json"))) == baseline[name]
 
 
+@pytest.mark.parametrize("encoded", [False, True], ids=["objects", "encoded"])
 @pytest.mark.parametrize("seed", range(0, 300, 10))
 @pytest.mark.parametrize("dram", [False, True])
-def test_decoded_ranges_and_costs_equal_the_instruction_methods(seed: int, dram: bool) -> None:
+def test_decoded_ranges_and_costs_equal_the_instruction_methods(seed: int, dram: bool, encoded: bool) -> None:
     """``sim.decode`` reads each distinct shape once and derives every other instruction's ranges
     and cost from templates: check each instruction against its own methods."""
     program = _random_program(seed, dram)
     model = CostModel(ARCH, program.dram_size)
     for c, code in enumerate(program.code):
-        decoded = decode(code, model, c)
+        decoded = decode(EncodedCode(encode_all(code)) if encoded else code, model, c)
         want = Ranges.of([i.reads() for i in code], [i.writes() for i in code])
         got = decoded.ranges
         columns = ("owner", "space", "start", "end", "write")

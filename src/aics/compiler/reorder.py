@@ -60,9 +60,8 @@ def dependencies(code: list[Instr]) -> list[list[int]]:
     ranges = Ranges.of([i.reads() for i in code], [i.writes() for i in code])
     if len(ranges.owner) == 0:
         return [[] for _ in code]
-    pos, write, seg, order = accesses(np.arange(n), ranges, np.zeros(n, dtype=bool))
-    if order is None:
-        order = np.argsort(seg, kind="stable")  # (segment, position), reads before writes
+    pos, write, seg = accesses(np.arange(n), ranges, np.zeros(n, dtype=bool))
+    order = np.argsort(seg, kind="stable")  # (segment, position), reads before writes
     seg, pos, write = seg[order], pos[order], write[order]
     m = len(seg)
     new_seg = np.r_[True, seg[1:] != seg[:-1]]

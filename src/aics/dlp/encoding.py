@@ -5,6 +5,9 @@ u32/u64/i8/i32`` as such, ``bool`` and enums one byte, ``f32`` an IEEE single, `
 byte plus a u64 address (all ones = no address), ``dims``/``strides`` u32 triples/pairs,
 ``pair``/``quad`` u16 pairs/quads. ``decode(encode(i)) == i`` for every valid instruction; bytes
 that decode to no valid instruction raise ``ProgramFormatError``.
+
+``EncodedCode`` keeps a whole core's code in this form and reads what the timing simulator needs
+(classes, shapes, addresses) with numpy, decoding only one instruction per distinct shape.
 """
 
 from __future__ import annotations
@@ -12,8 +15,11 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, fields
 from enum import IntEnum
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator, Sequence, overload
 
+import numpy as np
+
+from aics.compiled import compiled
 from aics.dlp.isa import BY_OPCODE, INSTRUCTIONS, Instr, Loc, Space
 from aics.errors import ProgramFormatError
 
@@ -32,13 +38,22 @@ class _Layout:
     names: tuple[str, ...]
     kinds: tuple[str, ...]
     enums: tuple[type[IntEnum] | None, ...]
+    offsets: tuple[int, ...]  # byte offset of each field in the encoded instruction
 
 
 def _layout(cls: type[Instr]) -> _Layout:
     fs = fields(cls)
-    fmt = "<B" + "".join(_FORMATS[f.metadata["kind"]] for f in fs)
-    return _Layout(cls, struct.Struct(fmt), tuple(f.name for f in fs),
-                   tuple(f.metadata["kind"] for f in fs), tuple(f.metadata.get("enum") for f in fs))
+    formats = [_FORMATS[f.metadata["kind"]] for f in fs]
+    offsets = np.cumsum([1, *(struct.calcsize("<" + fmt) for fmt in formats)])[:-1].tolist()
+    return _Layout(cls, struct.Struct("<B" + "".join(formats)), tuple(f.name for f in fs),
+                   tuple(f.metadata["kind"] for f in fs), tuple(f.metadata.get("enum") for f in fs), tuple(offsets))
+
+
+def address_fields(cls: type[Instr]) -> list[tuple[str, bool]]:
+    """The fields of ``cls`` that hold an address, in declaration order, each with whether it is a
+    ``Loc`` (space + address) rather than a plain on-chip address."""
+    return [(f.name, f.metadata["kind"] == "loc") for f in fields(cls)
+            if f.metadata["kind"] == "loc" or f.metadata.get("addr")]
 
 
 _LAYOUTS: dict[type[Instr], _Layout] = {cls: _layout(cls) for cls in INSTRUCTIONS}
@@ -65,6 +80,8 @@ def encode(instr: Instr) -> bytes:
 
 
 def encode_all(instrs: Iterable[Instr]) -> bytes:
+    if isinstance(instrs, EncodedCode):
+        return instrs.data
     return b"".join(encode(i) for i in instrs)
 
 
@@ -126,3 +143,163 @@ _CONVERT: dict[str, Callable[[tuple[Any, ...], Any], Any]] = {
     "bool": _bool, "enum": _enum, "loc": _loc, "dims": _tuple, "strides": _tuple, "pair": _tuple,
     "quad": _tuple,
 }
+
+
+def positions(code: Sequence[Instr], classes: tuple[type[Instr], ...]) -> list[int]:
+    """Indices of the instructions of exactly these ``classes`` in ``code`` (encoded code answers
+    from its opcodes, without decoding)."""
+    if isinstance(code, EncodedCode):
+        return np.flatnonzero(np.isin(code.opcodes, [cls.OPCODE for cls in classes])).tolist()
+    return [i for i, cls in enumerate(map(type, code)) if cls in classes]
+
+
+@dataclass(frozen=True)
+class Shapes:
+    """The instructions of one class in an ``EncodedCode``: their indices (``rows``), their shape
+    ids (``shape``, dense in order of first appearance), one decoded instruction per shape
+    (``examples``), and per row the tag and address fields (``values``; a missing address reads 0)."""
+
+    rows: np.ndarray
+    shape: np.ndarray
+    examples: tuple[Instr, ...]
+    values: np.ndarray  # uint64, (rows, 1 + address fields)
+
+
+class EncodedCode(Sequence[Instr]):
+    """One core's code kept as its encoding; an instruction is decoded when it is asked for.
+
+    Why: a loaded program of a million instructions took ~5 s to decode into objects, while the
+    timing simulator needs only each instruction's class, its *shape* (every field but the tag
+    and the addresses) and its addresses. Construction checks the framing (known opcodes, no
+    truncation) and decodes one instruction per distinct shape: that validates every instruction,
+    since the bytes in which instructions of a shape differ (tag, addresses) are valid whatever
+    they hold. So a file is refused with the same ``ProgramFormatError`` as by ``decode_all``."""
+
+    def __init__(self, data: bytes, hash_words: np.ndarray | None = None) -> None:
+        self.data = bytes(data)
+        raw = np.frombuffer(self.data, dtype=np.uint8)
+        count, bad = _frame(raw, _LENGTHS)
+        if bad >= 0:
+            decode(self.data, bad)  # raises the error for that instruction
+        self.offsets = _starts(raw, _LENGTHS, count)
+        self.opcodes = raw[self.offsets]
+        ops, firsts = np.unique(self.opcodes, return_index=True)
+        try:  # classes in order of first appearance, as ``Shapes`` orders shapes
+            self.shapes = {_BY_OPCODE[op].cls: self._shapes(raw, _BY_OPCODE[op], hash_words)
+                           for op in ops[np.argsort(firsts)].tolist()}
+        except ProgramFormatError:
+            decode_all(self.data)  # the error of the first invalid instruction, as when decoding all
+            raise
+
+    def __len__(self) -> int:
+        return len(self.offsets)
+
+    @overload
+    def __getitem__(self, index: int) -> Instr: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[Instr, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> Instr | tuple[Instr, ...]:
+        if isinstance(index, slice):
+            return tuple(self[i] for i in range(*index.indices(len(self))))
+        return decode(self.data, int(self.offsets[index]))[0]
+
+    def __iter__(self) -> Iterator[Instr]:
+        pos = 0
+        while pos < len(self.data):
+            instr, pos = decode(self.data, pos)
+            yield instr
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, EncodedCode):
+            return self.data == other.data
+        return isinstance(other, Sequence) and len(other) == len(self) and all(a == b for a, b in zip(self, other))
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"EncodedCode({len(self)} instructions, {len(self.data)} bytes)"
+
+    def _shapes(self, raw: np.ndarray, layout: _Layout, hash_words: np.ndarray | None) -> Shapes:
+        rows = np.flatnonzero(self.opcodes == layout.cls.OPCODE)
+        size = layout.packer.size
+        record = _gather(raw, self.offsets[rows], size)  # (rows, bytes)
+        key = np.zeros((len(rows), -(-size // 8) * 8), dtype=np.uint8)
+        key[:, :size] = record
+        at = layout.offsets[layout.names.index("tag")]
+        columns = [_field(record, at, 2)]  # the tag: not part of the shape
+        key[:, at:at + 2] = 0
+        for name, loc in address_fields(layout.cls):
+            at = layout.offsets[layout.names.index(name)] + loc  # a Loc's address follows its space byte
+            width = 8 if loc else 4
+            value = _field(record, at, width)
+            missing = value == _NO_ADDR if loc else np.zeros(len(rows), dtype=bool)
+            key[~missing, at:at + width] = 0  # present addresses differ freely; a missing one stays all ones
+            columns.append(np.where(missing, 0, value))
+        shape, firsts = _group(key.view(np.uint64), hash_words)
+        examples = tuple(decode(self.data, int(self.offsets[rows[f]]))[0] for f in firsts.tolist())
+        return Shapes(rows, shape, examples, np.stack(columns, axis=1))
+
+
+def _field(record: np.ndarray, at: int, width: int) -> np.ndarray:
+    """A little-endian unsigned field of every record, as uint64."""
+    dtype = {2: "<u2", 4: "<u4", 8: "<u8"}[width]
+    return np.ascontiguousarray(record[:, at:at + width]).view(dtype).ravel().astype(np.uint64)
+
+
+_HASH_WORDS = np.random.default_rng(0x41494353).integers(1, 2**63, size=64, dtype=np.uint64) | np.uint64(1)
+
+
+def _group(key: np.ndarray, hash_words: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Dense ids of equal rows of ``key`` (uint64 words), in order of first appearance, and each
+    id's first row. Rows are hashed to one word to sort fast; equal hashes are then checked to be
+    equal rows, and a collision falls back to comparing whole rows."""
+    words = _HASH_WORDS if hash_words is None else hash_words
+    digest = key @ words[:key.shape[1]] if key.shape[1] else np.zeros(len(key), dtype=np.uint64)
+    _, firsts, inverse = np.unique(digest, return_index=True, return_inverse=True)
+    if not (key == key[firsts[inverse]]).all():
+        _, firsts, inverse = np.unique(key, axis=0, return_index=True, return_inverse=True)
+    order = np.argsort(firsts)
+    dense = np.empty(len(firsts), dtype=np.int64)
+    dense[order] = np.arange(len(firsts))
+    return dense[inverse.ravel()], firsts[order]
+
+
+_LENGTHS = np.zeros(256, dtype=np.int64)  # encoded length by opcode, 0: no such opcode
+for _op, _l in _BY_OPCODE.items():
+    _LENGTHS[_op] = _l.packer.size
+
+
+@compiled
+def _frame(raw: np.ndarray, lengths: np.ndarray) -> tuple[int, int]:
+    """The number of instructions in ``raw``, and the byte position of the first that is unknown or
+    truncated (-1: none)."""
+    pos, count = 0, 0
+    while pos < len(raw):
+        size = lengths[raw[pos]]
+        if size == 0 or pos + size > len(raw):
+            return count, pos
+        pos += size
+        count += 1
+    return count, -1
+
+
+@compiled
+def _gather(raw: np.ndarray, starts: np.ndarray, size: int) -> np.ndarray:
+    """The ``size`` bytes at each of ``starts``, one row each."""
+    out = np.empty((len(starts), size), dtype=np.uint8)
+    for i in range(len(starts)):
+        out[i, :] = raw[starts[i]:starts[i] + size]
+    return out
+
+
+@compiled
+def _starts(raw: np.ndarray, lengths: np.ndarray, count: int) -> np.ndarray:
+    """The byte position of each of the ``count`` instructions of well-framed ``raw``."""
+    out = np.empty(count, dtype=np.int64)
+    pos = 0
+    for i in range(count):
+        out[i] = pos
+        pos += lengths[raw[pos]]
+    return out

@@ -23,10 +23,10 @@ import json
 import os
 import struct
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Sequence
 
 from aics.dlp.arch import Arch
-from aics.dlp.encoding import decode_all, encode_all
+from aics.dlp.encoding import EncodedCode, encode_all, positions
 from aics.dlp.isa import DType, EndLoop, HostCall, Instr, Loop
 from aics.errors import ProgramFormatError
 
@@ -72,7 +72,7 @@ class HostOp:
 class Program:
     """Instructions per core (``code[k]`` runs on core k) plus everything needed to run them."""
 
-    code: tuple[tuple[Instr, ...], ...]
+    code: tuple[Sequence[Instr], ...]  # per core: a tuple, or ``EncodedCode`` when loaded from a file
     arch_name: str = ""
     arch_fingerprint: str = ""  # empty: runs on any arch
     dram: bytes = b""
@@ -90,8 +90,9 @@ class Program:
             problem = loop_problem(instrs)
             if problem:
                 raise ProgramFormatError(f"core {core}: {problem}")
-            for index, instr in enumerate(instrs):
-                if isinstance(instr, HostCall) and instr.op >= len(self.host_ops):
+            for index in positions(instrs, (HostCall,)):
+                instr = instrs[index]
+                if instr.op >= len(self.host_ops):  # type: ignore[attr-defined]
                     raise ProgramFormatError(f"core {core}, instruction {index}: host op {instr.op} is not in "
                                              f"the program's host-op table ({len(self.host_ops)} ops)")
 
@@ -103,13 +104,13 @@ class Program:
         return self.layers.get(tag, f"tag{tag}") if tag else ""
 
 
-def loop_problem(instrs: tuple[Instr, ...] | list[Instr]) -> str | None:
+def loop_problem(instrs: Sequence[Instr]) -> str | None:
     """Why the loops of one core's code are unbalanced, or None."""
     depth = 0
-    for index, instr in enumerate(instrs):
-        if isinstance(instr, Loop):
+    for index in positions(instrs, (Loop, EndLoop)):
+        if isinstance(instrs[index], Loop):
             depth += 1
-        elif isinstance(instr, EndLoop):
+        else:
             depth -= 1
             if depth < 0:
                 return f"instruction {index}: endloop without loop"
@@ -191,7 +192,7 @@ def loads_program(data: bytes) -> Program:
 
 def _parse_body(body: bytes) -> Program:
     meta: dict[str, Any] | None = None
-    code: dict[int, tuple[Instr, ...]] = {}
+    code: dict[int, EncodedCode] = {}
     dram = b""
     host: tuple[HostOp, ...] | None = None
     pos = 0
@@ -211,7 +212,7 @@ def _parse_body(body: bytes) -> Program:
             core = struct.unpack_from("<H", payload)[0]
             if core in code:
                 raise ProgramFormatError(f"two code sections for core {core}")
-            code[core] = tuple(decode_all(payload[2:]))
+            code[core] = EncodedCode(payload[2:])
         elif kind == _DRAM and not dram:
             dram = payload
         elif kind == _HOST and host is None:

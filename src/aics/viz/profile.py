@@ -71,9 +71,9 @@ def layer_bytes(compiled: Compiled, arch: Arch) -> dict[str, dict[str, int]]:
     model = CostModel(arch, program.dram_size)
     by_tag: dict[int, np.ndarray] = {}
     for code, stream in zip(program.code, flow.streams(program)):
-        if not stream:
+        if not len(stream):
             continue
-        runs = np.bincount(np.asarray(stream, dtype=np.int64), minlength=len(code))
+        runs = np.bincount(stream, minlength=len(code))
         for index in np.flatnonzero(runs).tolist():
             instr = code[index]
             if not instr.tag:

@@ -16,10 +16,11 @@ from __future__ import annotations
 import dataclasses
 from itertools import chain, count
 from operator import attrgetter, itemgetter
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
+from aics.dlp.encoding import EncodedCode, address_fields
 from aics.dlp.isa import Instr, Loc
 from aics.dlp.sim.costs import Cost, CostModel
 from aics.dlp.sim.hazards import Ranges
@@ -47,16 +48,13 @@ class _Layout:
     """How to read an instruction class: its shape key and its address values."""
 
     def __init__(self, cls: type[Instr]) -> None:
-        shape_names, self.addr_fields = [], []
+        self.addr_fields = address_fields(cls)
+        addresses = {name for name, _ in self.addr_fields}
+        shape_names = []  # every field but the tag and the addresses (of a Loc, its space)
         for f in dataclasses.fields(cls):  # type: ignore[arg-type]
-            if f.name == "tag":
-                continue
             if f.metadata.get("kind") == "loc":
                 shape_names.append(f"{f.name}.space")
-                self.addr_fields.append((f.name, True))
-            elif f.metadata.get("addr"):
-                self.addr_fields.append((f.name, False))
-            else:
+            elif f.name != "tag" and f.name not in addresses:
                 shape_names.append(f.name)
         self.shape_of = _getter(shape_names)
         self.addrs_of = _getter(["tag", *(f"{name}.addr" if loc else name for name, loc in self.addr_fields)])
@@ -102,40 +100,58 @@ def decode(code: Sequence[Instr], model: CostModel, core: int) -> Decoded:
     """Shapes, costs, tags and ranges of ``code``; a ``SimulationError`` naming the first
     instruction that cannot run on the arch (out-of-range address, no SharedRAM, ...)."""
     n = len(code)
-    types = list(map(type, code))
     shape = np.zeros(n, dtype=np.int64)
     costs: list[Cost] = []
     bad: list[int] = []  # instructions known to fail (first of a failing shape, out of range)
     parts: list[tuple[np.ndarray, ...]] = []
     tag = np.zeros(n, dtype=np.int64)
-    classes = {cls: k for k, cls in enumerate(dict.fromkeys(types))}
-    kind = np.fromiter(map(classes.__getitem__, types), dtype=np.int64, count=n) if len(classes) > 1 else None
-    for cls, k in classes.items():
+    try:
+        classes = list(_classes(code))
+    except OverflowError:
+        raise _first_error(code, model, core) from None
+    for cls, rows, (values, local, examples) in classes:
         layout = _LAYOUTS.get(cls) or _LAYOUTS.setdefault(cls, _Layout(cls))
-        rows = np.arange(n) if kind is None else np.flatnonzero(kind == k)
-        instrs = list(code) if kind is None else [code[rows[0]]] if len(rows) == 1 else itemgetter(*rows)(code)
-        try:
-            values, local, firsts = _group(layout, instrs)
-        except OverflowError:
-            raise _first_error(code, model, core) from None
         tag[rows] = values[:, 0]
         templates: list[list[tuple[int, int, int, int]]] = []
-        for first in firsts.tolist():
-            rep = instrs[first]
+        for rep in examples:
             zero = layout.probe(rep, [0] * len(layout.addr_fields))
             try:
                 costs.append(model.cost(zero, zero.reads(), zero.writes()))
             except ValueError:
                 costs.append(_NO_COST)
-                bad.append(int(rows[first]))
+                bad.append(int(rows[local.tolist().index(len(templates))]))
             templates.append(_template(layout, rep))
-        shape[rows] = local + (len(costs) - len(firsts))
+        shape[rows] = local + (len(costs) - len(examples))
         parts.append(_ranges(rows, local, values[:, 1:], templates))
     ranges = _join(parts)
     sizes = np.array([min(size, _MAX_ADDRESS - 1) for size in model.sizes], dtype=np.int64)
     if bad or (ranges.end > sizes[ranges.space]).any():
         raise _first_error(code, model, core)
     return Decoded(shape, costs, tag, ranges)
+
+
+Group = tuple[np.ndarray, np.ndarray, Sequence[Instr]]  # values (tag, addresses), shape ids, one instruction per shape
+
+
+def _classes(code: Sequence[Instr]) -> Iterator[tuple[type[Instr], np.ndarray, Group]]:
+    """Per instruction class of ``code``: its class, its instructions' indices and their ``Group``
+    (encoded code has these already; an address beyond int64 raises ``OverflowError``)."""
+    if isinstance(code, EncodedCode):
+        for cls, shapes in code.shapes.items():
+            if (shapes.values >> np.uint64(63)).any():
+                raise OverflowError
+            yield cls, shapes.rows, (shapes.values.astype(np.int64), shapes.shape, shapes.examples)
+        return
+    n = len(code)
+    types = list(map(type, code))
+    classes = {cls: k for k, cls in enumerate(dict.fromkeys(types))}
+    kind = np.fromiter(map(classes.__getitem__, types), dtype=np.int64, count=n) if len(classes) > 1 else None
+    for cls, k in classes.items():
+        layout = _LAYOUTS.get(cls) or _LAYOUTS.setdefault(cls, _Layout(cls))
+        rows = np.arange(n) if kind is None else np.flatnonzero(kind == k)
+        instrs = list(code) if kind is None else [code[rows[0]]] if len(rows) == 1 else itemgetter(*rows)(code)
+        values, local, firsts = _group(layout, instrs)
+        yield cls, rows, (values, local, [instrs[f] for f in firsts.tolist()])
 
 
 def _group(layout: _Layout, instrs: Sequence[Instr]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -21,11 +21,11 @@ not yet known depends on an ungranted one, so it becomes ready strictly later. B
 the same first-come-first-served order. Each instruction is touched a constant number of times;
 nothing loops over cycles.
 
-Speed (a million instructions per second is the goal): everything the inner loop touches is a
-plain list indexed by position in the epoch (cycles, DRAM flags, end times, and each
-instruction's up to three dependencies as absolute positions, latest first, -1 for none, which
-reads a sentinel end of 0), lanes are flat lists indexed ``4 * core + unit``, and the loop is
-one function with no per-instruction calls.
+Speed (a million instructions per second is the goal): the loop (``_run``) is compiled
+(``compiled``) and touches flat arrays only: all cores' instructions in one index space (cycles,
+DRAM flags, end times, each instruction's up to three dependencies, latest first, with a
+sentinel that has ended at 0 for none), each lane's queue a slice of one array, lanes numbered
+``4 * core + unit``.
 
 Stalls are charged to the unit that waits: ``dependency`` (for another unit's result) and
 ``dram`` (ready, waiting for the channel); ``timing`` adds ``sync`` (waiting at a barrier).
@@ -35,27 +35,27 @@ from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Sequence
 
 import numpy as np
 
+from aics.compiled import compiled
+
 _UNITS = 4  # LOAD, STORE, MATRIX, VECTOR
-Targets = tuple[list[int], list[int], list[int]]
 
 
 @dataclass(frozen=True)
 class Facts:
-    """Per static instruction of one core: unit, cycles, whether it holds the DRAM channel."""
+    """Per static instruction of one core: unit, cycles, whether it holds the DRAM channel (arrays;
+    sequences given are converted)."""
 
-    unit: list[int]
-    cycles: list[int]
-    dram: list[bool]
+    unit: np.ndarray
+    cycles: np.ndarray
+    dram: np.ndarray
 
-    @cached_property
-    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return (np.asarray(self.unit, dtype=np.int64), np.asarray(self.cycles, dtype=np.int64),
-                np.asarray(self.dram, dtype=bool))
+    def __post_init__(self) -> None:
+        for name, dtype in (("unit", np.int64), ("cycles", np.int64), ("dram", np.bool_)):
+            object.__setattr__(self, name, np.asarray(getattr(self, name), dtype=dtype))
 
 
 @dataclass
@@ -66,7 +66,7 @@ class Epoch:
     Dependencies come either as ``deps`` (per position, backward distances) or, cheaper to
     build for long epochs, as ``distances`` (an ``(n, 4)`` array, 0 = none)."""
 
-    positions: Sequence[int]
+    positions: np.ndarray  # static indices (a sequence given is converted)
     deps: Sequence[tuple[int, ...]] | None
     facts: Facts
     distances: np.ndarray | None = None
@@ -75,8 +75,11 @@ class Epoch:
     stall_dependency: list[int] = field(default_factory=lambda: [0] * _UNITS)
     stall_dram: list[int] = field(default_factory=lambda: [0] * _UNITS)
 
-    def targets(self) -> Targets:
-        """Each position's dependencies as absolute positions, latest first, -1 for none."""
+    def __post_init__(self) -> None:
+        self.positions = np.asarray(self.positions, dtype=np.int64)
+
+    def targets(self) -> np.ndarray:
+        """Each position's dependencies as absolute positions, ``(n, 3)``, latest first, -1 for none."""
         n = len(self.positions)
         dist = self.distances
         if dist is None:
@@ -84,121 +87,150 @@ class Epoch:
             for p, deps in enumerate(self.deps or ()):
                 dist[p, :len(deps)] = deps
         target = np.where(dist > 0, np.arange(n)[:, None] - dist, -1)
-        target = -np.sort(-target, axis=1)[:, :3] if target.size else np.full((n, 3), -1)
-        return target[:, 0].tolist(), target[:, 1].tolist(), target[:, 2].tolist()
+        return -np.sort(-target, axis=1)[:, :3] if target.size else np.full((n, 3), -1, dtype=np.int64)
 
 
 def schedule(cores: list[Epoch]) -> None:
     """Schedule one epoch of every core from cycle 0: fill ``end``, ``last_end`` and the stalls."""
-    lanes = _UNITS * len(cores)
-    queues: list[list[int]] = []
-    ends, deps0, deps1, deps2, cycles, drams, units = [], [], [], [], [], [], []
-    asks_channel: list[bool] = []  # per lane: has a transfer that holds the DRAM channel
-    for core in cores:
-        n = len(core.positions)
-        unit, cyc, dram = core.facts.arrays
+    if not cores:
+        return
+    sizes = [len(core.positions) for core in cores]
+    offsets = np.cumsum([0, *sizes])
+    total = int(offsets[-1])
+    units, cycles, dram, targets = [], [], [], []
+    for core, offset in zip(cores, offsets.tolist()):
+        unit, cyc, flags = core.facts.unit, core.facts.cycles, core.facts.dram
         pos = np.asarray(core.positions, dtype=np.int64)
-        here = unit[pos]
-        queues += [np.flatnonzero(here == u).tolist() for u in range(_UNITS)]
-        units.append(here.tolist())
-        ends.append([-1] * n + [0])  # the sentinel at index -1: "no dependency" has ended at 0
-        for out, column in zip((deps0, deps1, deps2), core.targets()):
-            out.append(column)
-        cycles.append(cyc[pos].tolist())
-        flags = dram[pos]
-        drams.append(flags.tolist())
-        asks_channel += [bool(flags[here == u].any()) for u in range(_UNITS)]
-    heads, frees = [0] * lanes, [0] * lanes
-    blocked_on = [-1] * lanes  # for a blocked lane, the position it waits for
-    watchers: list[list[int]] = [[] for _ in range(lanes)]  # lanes blocked on an instruction of this lane
-    stall_dep, stall_dram = [0] * lanes, [0] * lanes
-    parked, granted = [False] * lanes, [False] * lanes
-    views = [(c, queues[lane], ends[c], deps0[c], deps1[c], deps2[c], cycles[c], drams[c])
-             for lane in range(lanes) for c in (lane >> 2,)]
-    dram_lanes = [lane for lane, asks in enumerate(asks_channel) if asks]
-    rivals = [[o for o in dram_lanes if o != lane] for lane in range(lanes)]  # other lanes that may ask
-    heap: list[tuple[int, int, int, int]] = []
-    pending = [lane for lane in range(lanes) if queues[lane]]
+        units.append(unit[pos])
+        cycles.append(cyc[pos])
+        dram.append(flags[pos])
+        target = core.targets()
+        targets.append(np.where(target >= 0, target + offset, total))  # ``total``: the sentinel, ended at 0
+    unit = np.concatenate(units).astype(np.int64)
+    lane = np.repeat(np.arange(len(cores), dtype=np.int64) * _UNITS, sizes) + unit
+    order = np.argsort(lane, kind="stable")  # each lane's queue, in program order
+    first = np.searchsorted(lane[order], np.arange(_UNITS * len(cores) + 1))
+    dep = np.concatenate(targets) if total else np.zeros((0, 3), dtype=np.int64)
+    end, frees, stall_dep, stall_dram = _run(
+        order, first, lane, np.ascontiguousarray(dep, dtype=np.int64), np.concatenate(cycles).astype(np.int64),
+        np.concatenate(dram).astype(np.bool_))
+    ends, frees = end.tolist(), frees.tolist()
+    for c, core in enumerate(cores):
+        lanes = range(c * _UNITS, (c + 1) * _UNITS)
+        core.end = ends[offsets[c]:offsets[c + 1]]
+        core.last_end = [frees[k] if first[k + 1] > first[k] else -1 for k in lanes]
+        core.stall_dependency = stall_dep[c * _UNITS:(c + 1) * _UNITS].tolist()
+        core.stall_dram = stall_dram[c * _UNITS:(c + 1) * _UNITS].tolist()
+
+
+@compiled
+def _run(order: np.ndarray, first: np.ndarray, lane_of: np.ndarray, dep: np.ndarray, cycles: np.ndarray,
+         dram: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The scheduler over flat arrays of all cores' instructions (global index = core's offset +
+    position): lane ``l``'s queue is ``order[first[l]:first[l + 1]]``; ``dep`` their up to three
+    dependencies (index ``n`` = none, ended at 0). Returns ends, and per lane its free time and
+    stalls."""
+    n, lanes = len(cycles), len(first) - 1
+    end = np.full(n + 1, -1, dtype=np.int64)
+    end[n] = 0
+    heads = first[:-1].copy()
+    frees = np.zeros(lanes, dtype=np.int64)
+    stall_dep = np.zeros(lanes, dtype=np.int64)
+    stall_dram = np.zeros(lanes, dtype=np.int64)
+    blocked_on = np.full(lanes, -1, dtype=np.int64)  # for a blocked lane, the instruction it waits for
+    watchers = np.zeros((lanes, lanes), dtype=np.int64)  # lanes blocked on an instruction of this lane
+    watching = np.zeros(lanes, dtype=np.int64)
+    parked = np.zeros(lanes, dtype=np.bool_)
+    granted = np.zeros(lanes, dtype=np.bool_)
+    pending = np.zeros(lanes, dtype=np.int64)  # a stack; a lane is in it at most once
+    npending = 0
+    dram_lanes = np.zeros(lanes, dtype=np.int64)  # lanes with a transfer that holds the channel
+    ndram = 0
+    for lane in range(lanes):  # popped from the stack: the last lane first
+        if first[lane + 1] > first[lane]:
+            pending[npending] = lane
+            npending += 1
+    for lane in range(lanes):
+        for h in range(first[lane], first[lane + 1]):
+            if dram[order[h]]:
+                dram_lanes[ndram] = lane
+                ndram += 1
+                break
+    heap = [(np.int64(0), np.int64(0))]  # (ready, instruction): first come first served, ties by core then position
+    heap.pop()
     channel_free = 0
     while True:
-        while pending:
-            lane = pending.pop()
-            c, queue, end, d0, d1, d2, cyc, dram = views[lane]
-            h = heads[lane]
-            first = h - 1 if granted[lane] else h  # a grant moved the lane too: wake its watchers
+        while npending:
+            npending -= 1
+            lane = pending[npending]
+            h, stop = heads[lane], first[lane + 1]
+            moved_from = h - 1 if granted[lane] else h  # a grant moved the lane too: wake its watchers
             granted[lane] = False
-            f, n, stall, q = frees[lane], len(queue), 0, -1
-            while h < n:
-                p = queue[h]
+            f, stall, q = frees[lane], 0, -1
+            while h < stop:
+                p = order[h]
                 ready = f
-                q = d0[p]
-                if q >= 0:
-                    t0, t1, t2 = end[q], end[d1[p]], end[d2[p]]
-                    if t0 < 0 or t1 < 0 or t2 < 0:  # blocked on the first that has not ended
-                        q = q if t0 < 0 else d1[p] if t1 < 0 else d2[p]
-                        break
-                    q = -1
-                    if t0 > ready:
-                        ready = t0
-                    if t1 > ready:
-                        ready = t1
-                    if t2 > ready:
-                        ready = t2
-                    stall += ready - f
+                t0, t1, t2 = end[dep[p, 0]], end[dep[p, 1]], end[dep[p, 2]]
+                if t0 < 0 or t1 < 0 or t2 < 0:  # blocked on the first that has not ended
+                    q = dep[p, 0] if t0 < 0 else dep[p, 1] if t1 < 0 else dep[p, 2]
+                    break
+                ready = max(ready, t0, t1, t2)
+                stall += ready - f
                 if dram[p]:  # the channel: granted now if no request can come before this one
-                    wait = bool(heap) and ready >= heap[0][0]
-                    for o in () if wait else rivals[lane]:  # the earliest another lane's next request
-                        if parked[o] or heads[o] == len(queues[o]):
+                    wait = len(heap) > 0 and ready >= heap[0][0]
+                    k = 0
+                    while not wait and k < ndram:  # the earliest another lane's next request
+                        o = dram_lanes[k]
+                        k += 1
+                        if o == lane or parked[o] or heads[o] == first[o + 1]:
                             continue
                         bound, r = frees[o], blocked_on[o]
                         if r >= 0:  # blocked on r: after r's end (once known; else r's lane free + r's cycles)
-                            co = o >> 2
-                            t = ends[co][r]
+                            t = end[r]
                             if t < 0:
-                                t = frees[(co << 2) + units[co][r]] + cycles[co][r]
-                            if t > bound:
-                                bound = t
-                        if bound <= ready:
-                            wait = True
-                            break
+                                t = frees[lane_of[r]] + cycles[r]
+                            bound = max(bound, t)
+                        wait = bound <= ready
                     if wait:
-                        heapq.heappush(heap, (ready, c, p, lane))
+                        heapq.heappush(heap, (ready, p))
                         parked[lane] = True
                         break
-                    start = ready if ready > channel_free else channel_free
+                    start = max(ready, channel_free)
                     stall_dram[lane] += start - ready
-                    f = channel_free = end[p] = start + cyc[p]
+                    f = channel_free = end[p] = start + cycles[p]
                     h += 1
                     continue
-                f = end[p] = ready + cyc[p]
+                f = end[p] = ready + cycles[p]
                 h += 1
             if q >= 0:  # blocked on q: watch q's lane
                 blocked_on[lane] = q
-                watchers[(c << 2) + units[c][q]].append(lane)
+                owner = lane_of[q]
+                watchers[owner, watching[owner]] = lane
+                watching[owner] += 1
             heads[lane], frees[lane] = h, f
             stall_dep[lane] += stall
-            if h != first and watchers[lane]:  # the lanes blocked on what has now ended go on
-                keep = []
-                for w in watchers[lane]:
+            if h != moved_from and watching[lane]:  # the lanes blocked on what has now ended go on
+                kept = 0
+                for k in range(watching[lane]):
+                    w = watchers[lane, k]
                     if end[blocked_on[w]] >= 0:
                         blocked_on[w] = -1
-                        pending.append(w)
+                        pending[npending] = w
+                        npending += 1
                     else:
-                        keep.append(w)
-                watchers[lane] = keep
+                        watchers[lane, kept] = w
+                        kept += 1
+                watching[lane] = kept
         if not heap:
             break
-        ready, c, p, lane = heapq.heappop(heap)
-        start = ready if ready > channel_free else channel_free
+        ready, p = heapq.heappop(heap)
+        lane = lane_of[p]
+        start = max(ready, channel_free)
         stall_dram[lane] += start - ready
-        channel_free = ends[c][p] = frees[lane] = start + cycles[c][p]
+        channel_free = end[p] = frees[lane] = start + cycles[p]
         heads[lane] += 1
         parked[lane] = False
         granted[lane] = True
-        pending.append(lane)
-    for c, core in enumerate(cores):
-        core.end = ends[c][:-1]
-        core.last_end = [frees[c * _UNITS + u] if queues[c * _UNITS + u] else -1 for u in range(_UNITS)]
-        core.stall_dependency = stall_dep[c * _UNITS:(c + 1) * _UNITS]
-        core.stall_dram = stall_dram[c * _UNITS:(c + 1) * _UNITS]
-
+        pending[npending] = lane
+        npending += 1
+    return end[:n], frees, stall_dep, stall_dram

@@ -12,6 +12,7 @@ from typing import Sequence, Union
 
 import numpy as np
 
+from aics.dlp.encoding import positions
 from aics.dlp.isa import INSTRUCTIONS, EndLoop, Instr, Loop, Sync
 from aics.dlp.program import Program
 from aics.errors import SimulationError
@@ -19,7 +20,7 @@ from aics.errors import SimulationError
 MAX_DYNAMIC = 16_000_000  # dynamic instructions per program; beyond this a run would not fit in memory
 
 Block = list[Union[int, range, "LoopBlock"]]
-_SYNCS = frozenset(cls for cls in INSTRUCTIONS if issubclass(cls, Sync))
+_SYNCS = tuple(cls for cls in INSTRUCTIONS if issubclass(cls, Sync))
 
 
 class LoopBlock(tuple[int, Block]):
@@ -29,16 +30,15 @@ class LoopBlock(tuple[int, Block]):
 def blocks(code: Sequence[Instr]) -> Block:
     """The code as nested blocks of static indices (runs of them as ``range``s, so that
     straight-line code is one item, not a million) and ``LoopBlock``s (loops must be balanced)."""
-    types = list(map(type, code))
-    kinds = set(types)
-    marks = [i for i, t in enumerate(types) if t is Loop or t is EndLoop] if Loop in kinds or EndLoop in kinds else []
+    marks = positions(code, (Loop, EndLoop))
     stack: list[tuple[int, Block]] = [(1, [])]
     done = 0
     for index in marks:
         if index > done:
             stack[-1][1].append(range(done, index))
-        if types[index] is Loop:
-            stack.append((code[index].n, []))  # type: ignore[attr-defined]
+        instr = code[index]
+        if isinstance(instr, Loop):
+            stack.append((instr.n, []))
         else:
             n, body = stack.pop()
             stack[-1][1].append(LoopBlock((n, body)))
@@ -55,7 +55,8 @@ def dynamic_count(block: Block) -> int:
 
 def _running_count(code: Sequence[Instr]) -> np.ndarray:
     """``[0, syncs in code[:1], syncs in code[:2], ...]``."""
-    flags = np.fromiter(map(_SYNCS.__contains__, map(type, code)), dtype=np.int64, count=len(code))
+    flags = np.zeros(len(code), dtype=np.int64)
+    flags[positions(code, _SYNCS)] = 1
     return np.concatenate(([0], np.cumsum(flags)))
 
 
@@ -66,19 +67,15 @@ def _count(block: Block, before: np.ndarray) -> int:
                int(before[item + 1] - before[item]) for item in block)
 
 
-def expand(block: Block) -> list[int]:
-    out: list[int] = []
-    for item in block:
-        if isinstance(item, LoopBlock):
-            out.extend(expand(item[1]) * item[0])
-        elif isinstance(item, range):
-            out.extend(item)
-        else:
-            out.append(item)
-    return out
+def expand(block: Block) -> np.ndarray:
+    """The dynamic stream of ``block``: static indices, every loop body repeated."""
+    parts = [np.tile(expand(item[1]), item[0]) if isinstance(item, LoopBlock) else
+             np.arange(item.start, item.stop, dtype=np.int64) if isinstance(item, range) else
+             np.array([item], dtype=np.int64) for item in block]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
 
-def streams(program: Program, trees: Sequence[Block] | None = None) -> list[list[int]]:
+def streams(program: Program, trees: Sequence[Block] | None = None) -> list[np.ndarray]:
     """The dynamic stream of every core, after checking the program can run at all (``trees``:
     the cores' ``blocks``, when the caller has them already)."""
     trees = [blocks(code) for code in program.code] if trees is None else trees
@@ -87,7 +84,8 @@ def streams(program: Program, trees: Sequence[Block] | None = None) -> list[list
         raise SimulationError(f"the program expands to {total:,} instructions, more than the "
                               f"simulator's limit of {MAX_DYNAMIC:,}")
     out = [expand(tree) for tree in trees]
-    syncs = {core: _count(tree, _running_count(program.code[core])) for core, tree in enumerate(trees) if out[core]}
+    syncs = {core: _count(tree, _running_count(program.code[core])) for core, tree in enumerate(trees)
+             if len(out[core])}
     if len(set(syncs.values())) > 1:
         counts = ", ".join(f"core {c}: {n}" for c, n in syncs.items())
         raise SimulationError(f"cores execute different numbers of sync ({counts}): the barrier would deadlock")

@@ -47,10 +47,11 @@ def run(program: Program, arch: Arch, inputs: dict[str, np.ndarray] | None = Non
 
 def execute(program: Program, memory: Memory, host: HostRunner | None = None) -> None:
     epochs, barriers = [], []
+    codes = [tuple(code) for code in program.code]  # decoded once (a loaded program's code is encoded)
     for core, stream in enumerate(flow.streams(program)):
-        code = program.code[core]
+        code = codes[core]
         epoch: list[list[int]] = [[]]
-        for s in stream:
+        for s in stream.tolist():
             if isinstance(code[s], Sync):
                 epoch.append([])
                 if core == 0:
@@ -61,7 +62,7 @@ def execute(program: Program, memory: Memory, host: HostRunner | None = None) ->
     for k in range(max((len(e) for e in epochs), default=0)):
         for core, epoch in enumerate(epochs):
             for s in epoch[k] if k < len(epoch) else ():
-                step(memory, core, program.code[core][s], s)
+                step(memory, core, codes[core][s], s)
         if k < len(barriers) and isinstance(barriers[k], HostCall):
             _host(memory, program.host_ops[barriers[k].op], host)
 

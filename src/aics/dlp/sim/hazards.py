@@ -32,11 +32,11 @@ from typing import Sequence
 import numpy as np
 
 from aics.dlp.isa import Range
+from aics.compiled import compiled
 from aics.dlp.sim.flow import Block, LoopBlock
 
 Deps = tuple[int, ...]
 _UNITS = 4
-_SPACE_SHIFT = 56  # (space << 56) | address: one sortable key for every range endpoint
 
 
 class Ranges:
@@ -68,75 +68,95 @@ def _linear(tree: Block, out: list[int]) -> list[int]:
     return out
 
 
-def accesses(seq: np.ndarray, ranges: Ranges,
-              sync: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+def _segments(ranges: Ranges) -> tuple[np.ndarray, np.ndarray, int]:
+    """Per range, the first elementary segment it covers and how many (>= 1), segments numbered
+    across all spaces, and their count. A small space ranks its endpoints through a bitmap of its
+    bytes (no sort); a large one (DRAM) sorts its distinct endpoints."""
+    lo = np.empty(len(ranges.owner), dtype=np.int64)
+    cover = np.empty(len(ranges.owner), dtype=np.int64)
+    count = 0
+    for space in np.flatnonzero(np.bincount(ranges.space)).tolist():
+        sel = np.flatnonzero(ranges.space == space)
+        start, end = ranges.start[sel], ranges.end[sel]
+        top = int(end.max())
+        if top <= 4 * len(sel) + (1 << 20):
+            mark = np.zeros(top + 1, dtype=np.int64)
+            mark[start] = 1
+            mark[end] = 1
+            rank = np.cumsum(mark) - 1
+            first, last, distinct = rank[start], rank[end], int(rank[-1]) + 1
+        else:
+            points = np.sort(np.concatenate((start, end)))
+            points = points[np.concatenate(([True], points[1:] != points[:-1]))]
+            first, last, distinct = np.searchsorted(points, start), np.searchsorted(points, end), len(points)
+        lo[sel] = first + count
+        cover[sel] = last - first
+        count += distinct
+    return lo, cover, count
+
+
+def _entries(seq: np.ndarray, ranges: Ranges) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """One entry per (position of ``seq``, elementary segment one of its ranges covers), in
-    position order: the position, whether it writes, the segment (numbered apart per epoch) and,
-    when every range is one segment, the entries' order by (segment, position) (else None). A
-    position's reads come before its writes. Its own function so that its large temporaries are
-    freed before the next step (and shared: the compiler's list scheduler uses it too)."""
-    counts = np.bincount(ranges.owner, minlength=len(sync))
+    position order (a position's reads before its writes): the position, whether it writes, the
+    segment; and the number of segments."""
+    counts = np.bincount(ranges.owner, minlength=int(seq.max(initial=-1)) + 1)
     per = counts[seq]
     total = int(per.sum())
     pos = np.repeat(np.arange(len(seq), dtype=np.int64), per)  # one entry per range of each position
     first = np.cumsum(counts) - counts
     index = np.repeat(first[seq] - np.cumsum(per) + per, per) + np.arange(total, dtype=np.int64)
-    space = ranges.space[index] << _SPACE_SHIFT
-    keys = np.concatenate((space | ranges.start[index], space | ranges.end[index]))
-    del space
-    order = np.argsort(keys, kind="stable")
-    keys = keys[order]
-    fresh = np.empty(len(keys), dtype=bool)
-    fresh[0] = True
-    np.not_equal(keys[1:], keys[:-1], out=fresh[1:])
-    del keys
-    rank = np.empty(len(order), dtype=np.int64)
-    rank[order] = np.cumsum(fresh) - 1
-    del fresh
-    lo, cover = rank[:total], rank[total:] - rank[:total]  # elementary segments covered, >= 1
-    write = ranges.write[index]
-    grouped = None
-    if int(cover.max()) > 1:  # partial overlaps: one entry per covered segment
+    lo, cover, count = _segments(ranges)
+    seg, cover, write = lo[index], cover[index], ranges.write[index]
+    if total and int(cover.max()) > 1:  # partial overlaps: one entry per covered segment
         entry = np.repeat(np.arange(total, dtype=np.int64), cover)
-        seg = lo[entry] + np.arange(len(entry), dtype=np.int64) - np.repeat(np.cumsum(cover) - cover, cover)
+        seg = seg[entry] + np.arange(len(entry), dtype=np.int64) - np.repeat(np.cumsum(cover) - cover, cover)
         pos, write = pos[entry], write[entry]
-    else:  # whole buffers (the usual case): the stable sort of the keys already grouped the starts
-        seg = lo.copy()
-        grouped = order[order < total]
-    if sync.any():  # segments restart at each sync: number them apart per epoch
-        seg += np.cumsum(sync[seq])[pos] * (int(seg.max()) + 1)
-    return pos, write, seg, grouped
+    return pos, write, seg, count
+
+
+def accesses(seq: np.ndarray, ranges: Ranges, sync: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(position, writes, segment)`` of every access of the positions of ``seq`` (static
+    indices) to an elementary segment, in position order; segments are numbered apart per epoch
+    between the syncs flagged in ``sync`` (shared: the compiler's list scheduler uses it too)."""
+    pos, write, seg, count = _entries(seq, ranges)
+    if sync.any():
+        seg = seg + np.cumsum(sync[seq])[pos] * count
+    return pos, write, seg
 
 
 def _latest(seq: np.ndarray, units: np.ndarray, ranges: Ranges, sync: np.ndarray) -> np.ndarray:
     """For each position of the analysed sequence ``seq`` (static indices) and each unit, the
     latest earlier position it conflicts with (-1: none); own-unit columns are -1."""
-    n = len(seq)
-    latest = np.full((n, _UNITS), -1, dtype=np.int64)
     if not np.bincount(ranges.owner, minlength=len(sync))[seq].any():
-        return latest
-    epos, write, seg, order = accesses(seq, ranges, sync)
-    if order is None:  # entries come in position order: now (segment, position)
-        order = np.argsort(seg, kind="stable")
-    at, write, seg = epos[order], write[order], seg[order]
-    # Running maxima must restart in each segment: values are offset by the segment's group number.
-    base = np.cumsum(np.concatenate(([False], seg[1:] != seg[:-1]))) * (n + 1)
-    del seg
-    value, floor, unit = base + at, base - 1, units[seq][at]
-    back = np.empty(len(order), dtype=np.int64)  # sorted -> position order
-    back[order] = np.arange(len(order))
-    starts = np.flatnonzero(np.concatenate(([True], epos[1:] != epos[:-1])))
-    owners = epos[starts]
-    for u in range(_UNITS):
-        mine = unit == u
-        if mine.any():
-            last_write = np.maximum.accumulate(np.where(mine & write, value, floor)) - base
-            last_any = np.maximum.accumulate(np.where(mine, value, floor)) - base
-            found = np.where(write, last_any, last_write)[back]  # back in position order, then
-            latest[owners, u] = np.maximum.reduceat(found, starts)  # the maximum over each position's
-    own = units[seq]
-    rows = np.flatnonzero(own < _UNITS)  # sync (the control unit) has no ranges
-    latest[rows, own[rows]] = -1
+        return np.full((len(seq), _UNITS), -1, dtype=np.int64)
+    pos, write, seg, count = _entries(seq, ranges)
+    return _sweep(pos, write, seg, units[seq], np.cumsum(sync[seq]), count)
+
+
+@compiled
+def _sweep(pos: np.ndarray, write: np.ndarray, seg: np.ndarray, unit: np.ndarray, epoch: np.ndarray,
+           segments: int) -> np.ndarray:
+    """The accesses in position order, remembering per segment and unit the latest access and the
+    latest write (forgotten when a sync starts a new epoch)."""
+    latest = np.full((len(unit), _UNITS), -1, dtype=np.int64)
+    last_access = np.full((segments, _UNITS), -1, dtype=np.int64)
+    last_write = np.full((segments, _UNITS), -1, dtype=np.int64)
+    seen_in = np.full(segments, -1, dtype=np.int64)  # the epoch of the segment's bookkeeping
+    for i in range(len(pos)):
+        p, s = pos[i], seg[i]
+        u, writes = unit[p], write[i]
+        if seen_in[s] != epoch[p]:
+            seen_in[s] = epoch[p]
+            last_access[s, :] = -1
+            last_write[s, :] = -1
+        for v in range(_UNITS):  # a read waits for writes, a write for any access
+            if v != u:
+                q = last_access[s, v] if writes else last_write[s, v]
+                if q > latest[p, v]:
+                    latest[p, v] = q
+        last_access[s, u] = p
+        if writes:
+            last_write[s, u] = p
     return latest
 
 

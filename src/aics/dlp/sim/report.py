@@ -103,7 +103,7 @@ class Result:
         return self.timing.cycles
 
 
-def build_report(program: Program, arch: Arch, cycles: int, dynamic: list[list[int]], costs: dict[int, Decoded],
+def build_report(program: Program, arch: Arch, cycles: int, dynamic: list[np.ndarray], costs: dict[int, Decoded],
                  active: list[int], epochs: list[Any], stall_sync: dict[int, list[int]],
                  host: Sequence[tuple[int, int, int]] = ()) -> TimingReport:
     """Aggregate static costs (weighted by how often each instruction ran) and the epochs' stalls;
@@ -119,7 +119,7 @@ def build_report(program: Program, arch: Arch, cycles: int, dynamic: list[list[i
             units.append({name: UnitStats(0, dict.fromkeys(STALL_REASONS, 0)) for name in UNIT_NAMES})
             continue
         code, dec = program.code[c], costs[c]
-        runs = np.bincount(np.asarray(dynamic[c], dtype=np.int64), minlength=len(code))
+        runs = np.bincount(dynamic[c], minlength=len(code))
         unit = dec.column("unit")
         runs = np.where(unit == int(Unit.CONTROL), 0, runs)
         busy_each = runs * dec.column("cycles")
@@ -176,7 +176,7 @@ def _layer_spans(program: Program, costs: dict[int, Decoded], active: list[int],
             c = active[slot]
             if not len(epoch.positions) or not tags[c].any():
                 continue
-            pos = np.asarray(epoch.positions, dtype=np.int64)
+            pos = epoch.positions
             epoch_tags, ends = tags[c][pos], np.asarray(epoch.end, dtype=np.int64)
             starts = ends - cycles[c][pos]
             for tag in np.unique(epoch_tags[epoch_tags > 0]).tolist():

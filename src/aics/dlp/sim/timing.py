@@ -85,15 +85,24 @@ def simulate(program: Program, arch: Arch, trace: str | os.PathLike[str] | None 
 class _Core:
     """What the epoch loop needs of one active core, computed once from its static code."""
 
-    positions: list[int]  # the dynamic stream (static indices)
+    positions: np.ndarray  # the dynamic stream (static indices)
     decoded: Decoded
     facts: Facts
     distances: np.ndarray | None  # per dynamic position, backward distance per unit (0: none); None: no addresses
     bounds: list[int]  # -1, the sync positions, len(positions): epoch k is (bounds[k], bounds[k+1])
     barriers: list[tuple[int, int]]  # per barrier: (host cycles, tag); (0, tag) for a sync
 
-    def epoch(self, k: int) -> tuple[int, ...]:
-        return tuple(self.positions[self.bounds[k] + 1:self.bounds[k + 1]])
+    def __post_init__(self) -> None:
+        self.raw = self.positions.tobytes()  # bytes slices are cheap dictionary keys
+
+    def key(self, k: int) -> bytes:
+        """What identifies epoch ``k``: its instructions."""
+        return self.raw[8 * (self.bounds[k] + 1):8 * self.bounds[k + 1]]
+
+    def epoch(self, k: int) -> Epoch:
+        """Epoch ``k``, to be scheduled."""
+        a, b = self.bounds[k] + 1, self.bounds[k + 1]
+        return Epoch(self.positions[a:b], None, self.facts, None if self.distances is None else self.distances[a:b])
 
 
 def _simulate(program: Program, arch: Arch, trace: str | os.PathLike[str] | None) -> TimingReport:
@@ -101,7 +110,7 @@ def _simulate(program: Program, arch: Arch, trace: str | os.PathLike[str] | None
     trees = [flow.blocks(code) for code in program.code]
     dynamic = flow.streams(program, trees)
     model = CostModel(arch, program.dram_size)
-    active = [c for c, stream in enumerate(dynamic) if stream]
+    active = [c for c, stream in enumerate(dynamic) if len(stream)]
     cores = [_prepare(program, c, trees[c], dynamic[c], model) for c in active]
     cycles, distinct, stall_sync, timeline, host = _run_epochs(cores, keep_timeline=trace is not None)
     report = build_report(program, arch, cycles, dynamic, {c: core.decoded for c, core in zip(active, cores)},
@@ -111,18 +120,19 @@ def _simulate(program: Program, arch: Arch, trace: str | os.PathLike[str] | None
     return report
 
 
-def _prepare(program: Program, c: int, tree: flow.Block, positions: list[int], model: CostModel) -> _Core:
+def _prepare(program: Program, c: int, tree: flow.Block, positions: np.ndarray, model: CostModel) -> _Core:
     code = program.code[c]
     decoded = decode(code, model, c)
     unit = decoded.column("unit")
-    facts = Facts(unit.tolist(), decoded.column("cycles").tolist(), decoded.column("dram", bool).tolist())
+    facts = Facts(unit, decoded.column("cycles"), decoded.column("dram", bool))
     sync = unit == int(Unit.CONTROL)  # loop/endloop never reach the stream, nor the analysis
     distances = (hazards.distances(tree, unit, decoded.ranges, sync) if len(decoded.ranges.owner)
                  else None)  # the textbook form: no addresses, only sync orders the units
-    stream = np.asarray(positions, dtype=np.int64)
-    syncs = np.flatnonzero(unit[stream] == int(Unit.CONTROL)).tolist()
-    barriers = [(code[s].cycles, code[s].tag) if isinstance(code[s], HostCall) else (0, code[s].tag)
-                for s in (positions[p] for p in syncs)]
+    syncs = np.flatnonzero(unit[positions] == int(Unit.CONTROL)).tolist()
+    static = positions[syncs].tolist()
+    kinds = {s: (code[s].cycles, code[s].tag) if isinstance(code[s], HostCall) else (0, code[s].tag)
+             for s in set(static)}  # each static barrier looked at once (encoded code decodes it)
+    barriers = [kinds[s] for s in static]
     return _Core(positions, decoded, facts, distances, [-1, *syncs, len(positions)], barriers)
 
 
@@ -130,17 +140,17 @@ def _run_epochs(cores: list[_Core], keep_timeline: bool) -> tuple[
         int, list[Occurrences], list[list[int]], list[tuple[int, Occurrences]], list[tuple[int, int, int]]]:
     """Walk the epochs in order: total cycles, the distinct epochs, sync stalls per core and unit,
     (for the trace) each epoch's start and schedule, and the host ops' (tag, start, end)."""
-    distinct: dict[tuple[tuple[int, ...], ...], Occurrences] = {}
+    distinct: dict[tuple[bytes, ...], Occurrences] = {}
     stall_sync = [[0, 0, 0, 0] for _ in cores]
     last_end = [[0, 0, 0, 0] for _ in cores]  # absolute end of each unit's last instruction
     timeline: list[tuple[int, Occurrences]] = []
     host: list[tuple[int, int, int]] = []
     start = 0
     for k in range(len(cores[0].bounds) - 1 if cores else 0):
-        key = tuple(core.epoch(k) for core in cores)
+        key = tuple(core.key(k) for core in cores)
         occ = distinct.get(key)
         if occ is None:
-            occ = distinct[key] = _schedule(key, cores, k)
+            occ = distinct[key] = _schedule([core.epoch(k) for core in cores])
             occ.first = start
         occ.count += 1
         occ.last = start
@@ -158,10 +168,7 @@ def _run_epochs(cores: list[_Core], keep_timeline: bool) -> tuple[
     return start, list(distinct.values()), stall_sync, timeline, host
 
 
-def _schedule(key: tuple[tuple[int, ...], ...], cores: list[_Core], k: int) -> Occurrences:
-    epochs = [Epoch(positions, None, core.facts,
-                    None if core.distances is None else core.distances[core.bounds[k] + 1:core.bounds[k + 1]])
-              for core, positions in zip(cores, key)]
+def _schedule(epochs: list[Epoch]) -> Occurrences:
     schedule(epochs)
     busy = tuple((slot, unit, end) for slot, epoch in enumerate(epochs) for unit, end in enumerate(epoch.last_end)
                  if end >= 0)

@@ -36,10 +36,10 @@ def write_trace(path: str | os.PathLike[str], program: Program, arch: Arch, acti
         for start, occ in timeline:
             for c, epoch in zip(active, occ.schedule):
                 facts = epoch.facts
-                for s, end in zip(epoch.positions, epoch.end):
-                    cycles = facts.cycles[s]
+                for s, end in zip(epoch.positions.tolist(), epoch.end):
+                    cycles = int(facts.cycles[s])
                     if cycles:
-                        first = _emit(out, {"name": names[c][s], "ph": "X", "pid": c, "tid": facts.unit[s],
+                        first = _emit(out, {"name": names[c][s], "ph": "X", "pid": c, "tid": int(facts.unit[s]),
                                             "ts": start + end - cycles, "dur": cycles, "args": {"index": s}}, first)
         if host:
             pid = program.cores
