@@ -36,20 +36,39 @@ def test_asm_json_report_trace_and_program(capsys: pytest.CaptureFixture[str], t
     assert code == 0 and "loop 30" in out and "move DRAM WRAM 131072" in out
 
 
+def test_asm_simulates_a_program_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """A .dlp is simulated as loaded (its code stays encoded): the same report as its source."""
+    source, prog = tmp_path / "double.s", tmp_path / "double.dlp"
+    source.write_text(DOUBLE)
+    code, out, _ = run(capsys, "asm", str(source), "-a", "edge-int8", "-f", "json", "--timing-only", "-o", str(prog))
+    assert code == 0
+    want = json.loads(out)
+    assert want["functional"] is False and want["cycles"] > 0
+    code, out, _ = run(capsys, "asm", str(prog), "-a", "edge-int8", "-f", "json", "--timing-only")
+    assert code == 0 and json.loads(out) == {**want, "file": str(prog)}
+    x = tmp_path / "x.npy"
+    np.save(x, np.arange(8, dtype=np.int8))
+    code, out, _ = run(capsys, "asm", str(prog), "-a", "edge-int8", "-f", "json", "--input", f"x={x}")
+    assert code == 0 and json.loads(out)["outputs"]["y"] == [0, 2, 4, 6, 8, 10, 12, 14]
+
+
 def test_asm_table_output(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "asm", str(EXAMPLES / "ex7_11_overlapped.s"), "--arch", "textbook-7.11")
     assert code == 0 and "1,889" in out and "matrix" in out
 
 
+DOUBLE = """
+    .input x addr=0x0 shape=8 dtype=int8
+    .output y addr=0x10 shape=8 dtype=int8
+    move src=DRAM:0x0 dst=NRAM:0x0 shape=1x1x8
+    eltwise op=add dtype=int8 rows=1 cols=8 a=0x0 b=0x0 out=0x20
+    move src=NRAM:0x20 dst=DRAM:0x10 shape=1x1x8
+"""
+
+
 def test_full_form_runs_functionally_with_inputs(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     source = tmp_path / "double.s"
-    source.write_text("""
-        .input x addr=0x0 shape=8 dtype=int8
-        .output y addr=0x10 shape=8 dtype=int8
-        move src=DRAM:0x0 dst=NRAM:0x0 shape=1x1x8
-        eltwise op=add dtype=int8 rows=1 cols=8 a=0x0 b=0x0 out=0x20
-        move src=NRAM:0x20 dst=DRAM:0x10 shape=1x1x8
-    """)
+    source.write_text(DOUBLE)
     x = tmp_path / "x.npy"
     np.save(x, np.array([1, 2, 3, -4, 60, 70, -70, 0], dtype=np.int8))
     code, out, _ = run(capsys, "asm", str(source), "-a", "edge-int8", "-f", "json", "--input", f"x={x}")

@@ -1,4 +1,5 @@
-"""``aics asm`` (assemble and simulate a DLP program) and ``aics disasm`` (print one as text)."""
+"""``aics asm`` (assemble and simulate a DLP program, or simulate a program file) and ``aics
+disasm`` (print one as text)."""
 
 from __future__ import annotations
 
@@ -20,23 +21,25 @@ class AsmFormat(str, Enum):
 
 
 def asm_cmd(
-    file: Path = typer.Argument(..., help="assembly source (.s), full or textbook form"),
+    file: Path = typer.Argument(..., help="assembly source (.s), full or textbook form, or a program file (.dlp)"),
     arch: str = typer.Option(..., "--arch", "-a", help="arch preset name or TOML file"),
     format: AsmFormat = typer.Option(AsmFormat.table, "--format", "-f", help="table or json"),
     trace: Optional[Path] = typer.Option(None, "--trace", help="write a Chrome/Perfetto trace (JSON)"),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="write the assembled program (.dlp)"),
     inputs: list[str] = typer.Option([], "--input", "-i", help="NAME=FILE.npy for a declared .input"),
+    timing_only: bool = typer.Option(False, "--timing-only", help="skip the functional simulation"),
 ) -> None:
-    """Assemble FILE and simulate it: timing always, functional too for full-form programs."""
+    """Assemble FILE (or load a .dlp) and simulate it: timing always, functional too for full-form
+    programs unless --timing-only."""
     from aics.dlp.arch_io import load_arch
     from aics.dlp.asm import assemble_file
-    from aics.dlp.program import save_program
+    from aics.dlp.program import load_program, save_program
     from aics.dlp.sim import functional as functional_sim
     from aics.dlp.sim import timing
 
     machine = load_arch(arch)
-    program = assemble_file(file, machine)
-    functional = any(i.reads() or i.writes() for code in program.code for i in code)
+    program = load_program(file) if file.suffix == ".dlp" else assemble_file(file, machine)
+    functional = not timing_only and any(i.reads() or i.writes() for code in program.code for i in code)
     outputs = functional_sim.run(program, machine, _load_inputs(inputs)).outputs if functional else {}
     report = timing.simulate(program, machine, trace)
     if output is not None:
@@ -54,7 +57,8 @@ def asm_cmd(
     summary.add_row("utilization", f"{report.utilization:.1%}")
     summary.add_row("DRAM bytes", f"{report.bytes['dram']:,}")
     summary.add_row("energy", f"{report.energy_pj / 1e6:.3f} uJ")
-    summary.add_row("functional", "ran" if functional else "skipped (no addresses: textbook form)")
+    summary.add_row("functional", "ran" if functional else "skipped (--timing-only)" if timing_only else
+                    "skipped (no addresses: textbook form)")
     out.print(summary)
     units = Table(title="units")
     for col in ("core", "unit", "busy", "busy %", "stall dep", "stall dram", "stall sync"):

@@ -175,7 +175,7 @@ class EncodedCode(Sequence[Instr]):
     since the bytes in which instructions of a shape differ (tag, addresses) are valid whatever
     they hold. So a file is refused with the same ``ProgramFormatError`` as by ``decode_all``."""
 
-    def __init__(self, data: bytes, hash_words: np.ndarray | None = None) -> None:
+    def __init__(self, data: bytes | memoryview) -> None:
         self.data = bytes(data)
         raw = np.frombuffer(self.data, dtype=np.uint8)
         count, bad = _frame(raw, _LENGTHS)
@@ -185,7 +185,7 @@ class EncodedCode(Sequence[Instr]):
         self.opcodes = raw[self.offsets]
         ops, firsts = np.unique(self.opcodes, return_index=True)
         try:  # classes in order of first appearance, as ``Shapes`` orders shapes
-            self.shapes = {_BY_OPCODE[op].cls: self._shapes(raw, _BY_OPCODE[op], hash_words)
+            self.shapes = {_BY_OPCODE[op].cls: self._shapes(raw, _BY_OPCODE[op])
                            for op in ops[np.argsort(firsts)].tolist()}
         except ProgramFormatError:
             decode_all(self.data)  # the error of the first invalid instruction, as when decoding all
@@ -221,7 +221,7 @@ class EncodedCode(Sequence[Instr]):
     def __repr__(self) -> str:
         return f"EncodedCode({len(self)} instructions, {len(self.data)} bytes)"
 
-    def _shapes(self, raw: np.ndarray, layout: _Layout, hash_words: np.ndarray | None) -> Shapes:
+    def _shapes(self, raw: np.ndarray, layout: _Layout) -> Shapes:
         rows = np.flatnonzero(self.opcodes == layout.cls.OPCODE)
         size = layout.packer.size
         record = _gather(raw, self.offsets[rows], size)  # (rows, bytes)
@@ -237,7 +237,7 @@ class EncodedCode(Sequence[Instr]):
             missing = value == _NO_ADDR if loc else np.zeros(len(rows), dtype=bool)
             key[~missing, at:at + width] = 0  # present addresses differ freely; a missing one stays all ones
             columns.append(np.where(missing, 0, value))
-        shape, firsts = _group(key.view(np.uint64), hash_words)
+        shape, firsts = _group(key.view(np.uint64))
         examples = tuple(decode(self.data, int(self.offsets[rows[f]]))[0] for f in firsts.tolist())
         return Shapes(rows, shape, examples, np.stack(columns, axis=1))
 
@@ -251,12 +251,13 @@ def _field(record: np.ndarray, at: int, width: int) -> np.ndarray:
 _HASH_WORDS = np.random.default_rng(0x41494353).integers(1, 2**63, size=64, dtype=np.uint64) | np.uint64(1)
 
 
-def _group(key: np.ndarray, hash_words: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+def _group(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Dense ids of equal rows of ``key`` (uint64 words), in order of first appearance, and each
     id's first row. Rows are hashed to one word to sort fast; equal hashes are then checked to be
     equal rows, and a collision falls back to comparing whole rows."""
-    words = _HASH_WORDS if hash_words is None else hash_words
-    digest = key @ words[:key.shape[1]] if key.shape[1] else np.zeros(len(key), dtype=np.uint64)
+    digest = np.zeros(len(key), dtype=np.uint64)
+    for column in range(key.shape[1]):  # wrapping arithmetic: a multiplicative hash of the row
+        digest += key[:, column] * _HASH_WORDS[column]
     _, firsts, inverse = np.unique(digest, return_index=True, return_inverse=True)
     if not (key == key[firsts[inverse]]).all():
         _, firsts, inverse = np.unique(key, axis=0, return_index=True, return_inverse=True)

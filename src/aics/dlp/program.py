@@ -180,7 +180,7 @@ def loads_program(data: bytes) -> Program:
         raise ProgramFormatError(f"format version {version}, this aics reads version {FORMAT_VERSION}")
     if reserved:
         raise ProgramFormatError(f"corrupt header: reserved field is {reserved}, not 0")
-    body = data[_HEADER.size:]
+    body = memoryview(data)[_HEADER.size:]  # sections are parsed without copying the body
     if len(body) < body_len:
         raise ProgramFormatError(f"truncated: body has {len(body)} of {body_len} bytes")
     if len(body) > body_len:
@@ -190,7 +190,7 @@ def loads_program(data: bytes) -> Program:
     return _parse_body(body)
 
 
-def _parse_body(body: bytes) -> Program:
+def _parse_body(body: memoryview) -> Program:
     meta: dict[str, Any] | None = None
     code: dict[int, EncodedCode] = {}
     dram = b""
@@ -205,7 +205,7 @@ def _parse_body(body: bytes) -> Program:
             raise ProgramFormatError(f"section at body byte {start - _SECTION.size} runs past the end")
         payload = body[start:pos]
         if kind == _META and meta is None:
-            meta = _parse_meta(payload)
+            meta = _parse_meta(bytes(payload))
         elif kind == _CODE:
             if len(payload) < 2:
                 raise ProgramFormatError("code section without a core id")
@@ -214,9 +214,9 @@ def _parse_body(body: bytes) -> Program:
                 raise ProgramFormatError(f"two code sections for core {core}")
             code[core] = EncodedCode(payload[2:])
         elif kind == _DRAM and not dram:
-            dram = payload
+            dram = bytes(payload)
         elif kind == _HOST and host is None:
-            host = _parse_host(payload)
+            host = _parse_host(bytes(payload))
         else:
             raise ProgramFormatError(f"unexpected section kind {kind} at body byte {start - _SECTION.size}")
     if meta is None:

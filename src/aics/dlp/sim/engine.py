@@ -23,9 +23,8 @@ nothing loops over cycles.
 
 Speed (a million instructions per second is the goal): the loop (``_run``) is compiled
 (``compiled``) and touches flat arrays only: all cores' instructions in one index space (cycles,
-DRAM flags, end times, each instruction's up to three dependencies, latest first, with a
-sentinel that has ended at 0 for none), each lane's queue a slice of one array, lanes numbered
-``4 * core + unit``.
+DRAM flags, end times, dependencies as backward distances per unit), each lane's queue a slice
+of one array, lanes numbered ``4 * core + unit``.
 
 Stalls are charged to the unit that waits: ``dependency`` (for another unit's result) and
 ``dram`` (ready, waiting for the channel); ``timing`` adds ``sync`` (waiting at a barrier).
@@ -78,16 +77,14 @@ class Epoch:
     def __post_init__(self) -> None:
         self.positions = np.asarray(self.positions, dtype=np.int64)
 
-    def targets(self) -> np.ndarray:
-        """Each position's dependencies as absolute positions, ``(n, 3)``, latest first, -1 for none."""
-        n = len(self.positions)
-        dist = self.distances
-        if dist is None:
-            dist = np.zeros((n, _UNITS), dtype=np.int64)
-            for p, deps in enumerate(self.deps or ()):
-                dist[p, :len(deps)] = deps
-        target = np.where(dist > 0, np.arange(n)[:, None] - dist, -1)
-        return -np.sort(-target, axis=1)[:, :3] if target.size else np.full((n, 3), -1, dtype=np.int64)
+    def dependency_distances(self) -> np.ndarray:
+        """``distances``, or the same ``(n, 4)`` array built from ``deps``."""
+        if self.distances is not None:
+            return self.distances
+        dist = np.zeros((len(self.positions), _UNITS), dtype=np.int64)
+        for p, deps in enumerate(self.deps or ()):
+            dist[p, :len(deps)] = deps
+        return dist
 
 
 def schedule(cores: list[Epoch]) -> None:
@@ -96,24 +93,14 @@ def schedule(cores: list[Epoch]) -> None:
         return
     sizes = [len(core.positions) for core in cores]
     offsets = np.cumsum([0, *sizes])
-    total = int(offsets[-1])
-    units, cycles, dram, targets = [], [], [], []
-    for core, offset in zip(cores, offsets.tolist()):
-        unit, cyc, flags = core.facts.unit, core.facts.cycles, core.facts.dram
-        pos = np.asarray(core.positions, dtype=np.int64)
-        units.append(unit[pos])
-        cycles.append(cyc[pos])
-        dram.append(flags[pos])
-        target = core.targets()
-        targets.append(np.where(target >= 0, target + offset, total))  # ``total``: the sentinel, ended at 0
-    unit = np.concatenate(units).astype(np.int64)
+    unit = np.concatenate([core.facts.unit[core.positions] for core in cores])
     lane = np.repeat(np.arange(len(cores), dtype=np.int64) * _UNITS, sizes) + unit
     order = np.argsort(lane, kind="stable")  # each lane's queue, in program order
     first = np.searchsorted(lane[order], np.arange(_UNITS * len(cores) + 1))
-    dep = np.concatenate(targets) if total else np.zeros((0, 3), dtype=np.int64)
     end, frees, stall_dep, stall_dram = _run(
-        order, first, lane, np.ascontiguousarray(dep, dtype=np.int64), np.concatenate(cycles).astype(np.int64),
-        np.concatenate(dram).astype(np.bool_))
+        order, first, lane, np.concatenate([core.dependency_distances() for core in cores]).astype(np.int64),
+        np.concatenate([core.facts.cycles[core.positions] for core in cores]),
+        np.concatenate([core.facts.dram[core.positions] for core in cores]))
     ends, frees = end.tolist(), frees.tolist()
     for c, core in enumerate(cores):
         lanes = range(c * _UNITS, (c + 1) * _UNITS)
@@ -124,15 +111,13 @@ def schedule(cores: list[Epoch]) -> None:
 
 
 @compiled
-def _run(order: np.ndarray, first: np.ndarray, lane_of: np.ndarray, dep: np.ndarray, cycles: np.ndarray,
+def _run(order: np.ndarray, first: np.ndarray, lane_of: np.ndarray, dist: np.ndarray, cycles: np.ndarray,
          dram: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The scheduler over flat arrays of all cores' instructions (global index = core's offset +
-    position): lane ``l``'s queue is ``order[first[l]:first[l + 1]]``; ``dep`` their up to three
-    dependencies (index ``n`` = none, ended at 0). Returns ends, and per lane its free time and
-    stalls."""
+    position): lane ``l``'s queue is ``order[first[l]:first[l + 1]]``; ``dist`` their dependencies
+    as backward distances (0: none). Returns ends, and per lane its free time and stalls."""
     n, lanes = len(cycles), len(first) - 1
-    end = np.full(n + 1, -1, dtype=np.int64)
-    end[n] = 0
+    end = np.full(n, -1, dtype=np.int64)
     heads = first[:-1].copy()
     frees = np.zeros(lanes, dtype=np.int64)
     stall_dep = np.zeros(lanes, dtype=np.int64)
@@ -170,11 +155,15 @@ def _run(order: np.ndarray, first: np.ndarray, lane_of: np.ndarray, dep: np.ndar
             while h < stop:
                 p = order[h]
                 ready = f
-                t0, t1, t2 = end[dep[p, 0]], end[dep[p, 1]], end[dep[p, 2]]
-                if t0 < 0 or t1 < 0 or t2 < 0:  # blocked on the first that has not ended
-                    q = dep[p, 0] if t0 < 0 else dep[p, 1] if t1 < 0 else dep[p, 2]
+                for u in range(_UNITS):
+                    if dist[p, u]:
+                        t = end[p - dist[p, u]]
+                        if t < 0:  # not ended: blocked on the latest such
+                            q = max(q, p - dist[p, u])
+                        elif t > ready:
+                            ready = t
+                if q >= 0:
                     break
-                ready = max(ready, t0, t1, t2)
                 stall += ready - f
                 if dram[p]:  # the channel: granted now if no request can come before this one
                     wait = len(heap) > 0 and ready >= heap[0][0]
@@ -233,4 +222,4 @@ def _run(order: np.ndarray, first: np.ndarray, lane_of: np.ndarray, dep: np.ndar
         granted[lane] = True
         pending[npending] = lane
         npending += 1
-    return end[:n], frees, stall_dep, stall_dram
+    return end, frees, stall_dep, stall_dram

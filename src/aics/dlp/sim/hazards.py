@@ -1,4 +1,4 @@
-"""Memory hazards between the units of one core, computed once before timing, on arrays.
+"""Memory hazards between the units of one core, computed once before timing.
 
 An instruction waits for the earlier instructions of its core that it conflicts with: it reads
 what they write (RAW), or writes what they read (WAR) or write (WAW), by byte-range overlap in
@@ -6,14 +6,15 @@ the same space. Since each unit runs in program order and its instructions finis
 enough to know, for each *other* unit, the latest conflicting instruction; same-unit conflicts
 are already ordered. A ``sync`` orders everything, so the bookkeeping restarts after each one.
 
-Method (why it is vectorised: a million straight-line instructions must not cost a million
-Python-level interval-map updates). The endpoints of all ranges of a space cut it into
-elementary segments; two ranges overlap exactly when they share one, so each range becomes the
-list of segments it covers (one, when buffers are used whole, as they almost always are).
-Sorting those (segment, position) entries groups the accesses of each segment (within one
-epoch between syncs) in program order, and a running maximum per unit then gives, for every
-access, the latest earlier write (for reads) or access (for writes) of that unit to the same
-bytes. A maximum per instruction over its accesses gives its dependency on each unit.
+Method (a million straight-line instructions must not cost a million Python-level interval-map
+updates). The endpoints of all ranges of a space cut it into elementary segments; two ranges
+overlap exactly when they share one, so each range becomes the segments it covers (one, when
+buffers are used whole, as they almost always are). A small space (NRAM, WRAM, SharedRAM) ranks
+its endpoints through a bitmap of its bytes; DRAM sorts its distinct endpoints. One compiled
+sweep (``_sweep``) over the accesses in position order then keeps, per segment and unit, the
+latest access and the latest write: a read depends on each other unit's latest write to the
+segment, a write on its latest access; the bookkeeping of a segment is forgotten when a sync has
+started a new epoch since it was last touched.
 
 Loops are not analysed iteration by iteration: iterations 3..N see the same relative
 dependencies as iteration 2 (every iteration touches the same ranges), except those reaching
