@@ -9,12 +9,12 @@ are already ordered. A ``sync`` orders everything, so the bookkeeping restarts a
 Method (a million straight-line instructions must not cost a million Python-level interval-map
 updates). The endpoints of all ranges of a space cut it into elementary segments; two ranges
 overlap exactly when they share one, so each range becomes the segments it covers (one, when
-buffers are used whole, as they almost always are). A small space (NRAM, WRAM, SharedRAM) ranks
-its endpoints through a bitmap of its bytes; DRAM sorts its distinct endpoints. One compiled
-sweep (``_sweep``) over the accesses in position order then keeps, per segment and unit, the
-latest access and the latest write: a read depends on each other unit's latest write to the
-segment, a write on its latest access; the bookkeeping of a segment is forgotten when a sync has
-started a new epoch since it was last touched.
+buffers are used whole, as they almost always are). A space crowded with ranges (NRAM, WRAM in
+long programs) ranks their endpoints through a bitmap of its bytes; otherwise they are sorted.
+One compiled sweep (``_sweep``) over the accesses in position order then keeps, per segment and
+unit, the latest access and the latest write: a read depends on each other unit's latest write to
+the segment, a write on its latest access; the bookkeeping of a segment is forgotten when a sync
+has started a new epoch since it was last touched.
 
 Loops are not analysed iteration by iteration: iterations 3..N see the same relative
 dependencies as iteration 2 (every iteration touches the same ranges), except those reaching
@@ -71,8 +71,8 @@ def _linear(tree: Block, out: list[int]) -> list[int]:
 
 def _segments(ranges: Ranges) -> tuple[np.ndarray, np.ndarray, int]:
     """Per range, the first elementary segment it covers and how many (>= 1), segments numbered
-    across all spaces, and their count. A small space ranks its endpoints through a bitmap of its
-    bytes (no sort); a large one (DRAM) sorts its distinct endpoints."""
+    across all spaces, and their count. A space whose ranges are dense in it ranks their endpoints
+    through a bitmap of its bytes (no sort); else (DRAM, or a few ranges) they are sorted."""
     lo = np.empty(len(ranges.owner), dtype=np.int64)
     cover = np.empty(len(ranges.owner), dtype=np.int64)
     count = 0
@@ -80,11 +80,11 @@ def _segments(ranges: Ranges) -> tuple[np.ndarray, np.ndarray, int]:
         sel = np.flatnonzero(ranges.space == space)
         start, end = ranges.start[sel], ranges.end[sel]
         top = int(end.max())
-        if top <= 4 * len(sel) + (1 << 20):
-            mark = np.zeros(top + 1, dtype=np.int64)
-            mark[start] = 1
-            mark[end] = 1
-            rank = np.cumsum(mark) - 1
+        if top <= 8 * len(sel):  # dense: cheaper than sorting (sparse, it would cost more than the sort)
+            mark = np.zeros(top + 1, dtype=np.bool_)
+            mark[start] = True
+            mark[end] = True
+            rank = np.cumsum(mark, dtype=np.int64) - 1
             first, last, distinct = rank[start], rank[end], int(rank[-1]) + 1
         else:
             points = np.sort(np.concatenate((start, end)))
