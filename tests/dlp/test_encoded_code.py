@@ -57,7 +57,7 @@ def test_shapes_group_instructions_and_read_their_addresses() -> None:
 
 def test_a_hash_collision_falls_back_to_comparing_rows(monkeypatch: pytest.MonkeyPatch) -> None:
     want = EncodedCode(encode_all(CODE)).shapes
-    monkeypatch.setattr(encoding, "_HASH_WORDS", np.zeros(64, dtype=np.uint64))  # every row hashes to 0
+    monkeypatch.setattr(encoding, "_HASH_WORDS", np.zeros(encoding._WORDS, dtype=np.uint64))  # all hash to 0
     got = EncodedCode(encode_all(CODE)).shapes
     for cls, shapes in want.items():
         assert got[cls].shape.tolist() == shapes.shape.tolist() and got[cls].examples == shapes.examples

@@ -248,7 +248,8 @@ def _field(record: np.ndarray, at: int, width: int) -> np.ndarray:
     return np.ascontiguousarray(record[:, at:at + width]).view(dtype).ravel().astype(np.uint64)
 
 
-_HASH_WORDS = np.random.default_rng(0x41494353).integers(1, 2**63, size=64, dtype=np.uint64) | np.uint64(1)
+_WORDS = -(-max(layout.packer.size for layout in _LAYOUTS.values()) // 8)  # of the longest instruction
+_HASH_WORDS = np.random.default_rng(0x41494353).integers(1, 2**63, size=_WORDS, dtype=np.uint64) | np.uint64(1)
 
 
 def _group(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
