@@ -86,7 +86,7 @@ def test_refuses_what_decode_all_refuses_with_the_same_message() -> None:
     matmul = encode(CODE[1])
     bad_dtype = matmul[:-6] + b"\x07" + matmul[-5:]  # not a DType (then a_offset i32, accumulate bool)
     assert decode_all(matmul[:-6] + b"\x01" + matmul[-5:])[0].dtype == DType.INT16  # that byte is the dtype
-    for data in (good + b"\xee", good[:-1], good + bad_dtype, bad_dtype + good):
+    for data in (good + b"\xee", good[:-1], good + bad_dtype, bad_dtype + good, bad_dtype + b"\xee"):
         with pytest.raises(ProgramFormatError) as want:
             decode_all(data)
         with pytest.raises(ProgramFormatError) as got:

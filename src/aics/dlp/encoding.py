@@ -150,7 +150,9 @@ def positions(code: Sequence[Instr], classes: tuple[type[Instr], ...]) -> list[i
     from its opcodes, without decoding)."""
     if isinstance(code, EncodedCode):
         return np.flatnonzero(np.isin(code.opcodes, [cls.OPCODE for cls in classes])).tolist()
-    return [i for i, cls in enumerate(map(type, code)) if cls in classes]
+    wanted = frozenset(classes)
+    return np.flatnonzero(np.fromiter(map(wanted.__contains__, map(type, code)), dtype=bool,
+                                      count=len(code))).tolist()
 
 
 @dataclass(frozen=True)
@@ -179,8 +181,8 @@ class EncodedCode(Sequence[Instr]):
         self.data = bytes(data)
         raw = np.frombuffer(self.data, dtype=np.uint8)
         count, bad = _frame(raw, _LENGTHS)
-        if bad >= 0:
-            decode(self.data, bad)  # raises the error for that instruction
+        if bad >= 0:  # the first invalid instruction may come before the framing problem
+            decode_all(self.data)
         self.offsets = _starts(raw, _LENGTHS, count)
         self.opcodes = raw[self.offsets]
         ops, firsts = np.unique(self.opcodes, return_index=True)

@@ -119,7 +119,7 @@ def decode(code: Sequence[Instr], model: CostModel, core: int) -> Decoded:
                 costs.append(model.cost(zero, zero.reads(), zero.writes()))
             except ValueError:
                 costs.append(_NO_COST)
-                bad.append(int(rows[local.tolist().index(len(templates))]))
+                bad.append(int(rows[np.argmax(local == len(templates))]))  # the shape's first instruction
             templates.append(_template(layout, rep))
         shape[rows] = local + (len(costs) - len(examples))
         parts.append(_ranges(rows, local, values[:, 1:], templates))
@@ -130,11 +130,11 @@ def decode(code: Sequence[Instr], model: CostModel, core: int) -> Decoded:
     return Decoded(shape, costs, tag, ranges)
 
 
-Group = tuple[np.ndarray, np.ndarray, Sequence[Instr]]  # values (tag, addresses), shape ids, one instruction per shape
+_Group = tuple[np.ndarray, np.ndarray, Sequence[Instr]]  # values (tag, addresses), shape ids, one instruction per shape
 
 
-def _classes(code: Sequence[Instr]) -> Iterator[tuple[type[Instr], np.ndarray, Group]]:
-    """Per instruction class of ``code``: its class, its instructions' indices and their ``Group``
+def _classes(code: Sequence[Instr]) -> Iterator[tuple[type[Instr], np.ndarray, _Group]]:
+    """Per instruction class of ``code``: its class, its instructions' indices and their ``_Group``
     (encoded code has these already; an address beyond int64 raises ``OverflowError``)."""
     if isinstance(code, EncodedCode):
         for cls, shapes in code.shapes.items():
