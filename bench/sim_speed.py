@@ -11,6 +11,8 @@ with numpy). Loading is timed apart from simulating.
   requantisation: per tile a strided DRAM load of A, a weight load, a matmul accumulating into one
   of two NRAM buffers, a requant and a store, 1,000,000 instructions, every DRAM address distinct.
   Ordering comes from the address hazards alone.
+* ``synced``: the same tiles with a ``sync`` after each (1,000,000 instructions + 200,000 syncs):
+  200,000 distinct epochs, which measures the per-epoch cost.
 
 Usage: ``.venv/bin/python bench/sim_speed.py [--instructions N]``. Building the programs (and
 their file bytes) is not timed; loading the file and the simulation (decoding, costing, hazards,
@@ -22,10 +24,11 @@ from __future__ import annotations
 
 import argparse
 import time
+from itertools import chain
 
 from aics.dlp.arch_io import load_arch
 from aics.dlp.asm import assemble
-from aics.dlp.isa import DType, Instr, Loc, MatMul, Move, Requant, Space
+from aics.dlp.isa import DType, Instr, Loc, MatMul, Move, Requant, Space, Sync
 from aics.dlp.program import Program, dump_program, loads_program
 from aics.dlp.sim.timing import simulate
 
@@ -62,6 +65,13 @@ def full_form(count: int) -> Program:
         ]
         tile += 1
     return Program(code=(tuple(code[:count]),), dram_size=1 << 33)
+
+
+def synced(count: int) -> Program:
+    """``full_form`` with a ``sync`` after every tile of five instructions."""
+    code = full_form(count).code[0]
+    return Program(code=(tuple(chain.from_iterable((*code[i:i + 5], Sync()) for i in range(0, len(code), 5))),),
+                   dram_size=1 << 33)
 
 
 def bench(name: str, program: Program, arch_name: str, repeats: int) -> None:
@@ -103,6 +113,7 @@ def main() -> None:
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     bench("textbook-loop", textbook_loop(args.instructions), "edge-int8", args.repeats)
     bench("full-form", full_form(args.instructions), "edge-int8", args.repeats)
+    bench("synced", synced(args.instructions), "edge-int8", args.repeats)
 
 
 if __name__ == "__main__":

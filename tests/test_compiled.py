@@ -43,6 +43,6 @@ def test_compiled_functions_equal_their_python_source() -> None:
     dist = hazards.distances(blocks(code), unit, decoded.ranges, unit == 4)
     order = np.argsort(unit, kind="stable")
     first = np.searchsorted(unit[order], np.arange(5))
-    args = (order, first, unit, dist.astype(np.int64), decoded.column("cycles"), decoded.column("dram", bool))
+    args = (order, first, unit, dist.astype(np.int64), decoded.column("cycles"), decoded.column("dram", bool), 4)
     for got, want in zip(engine._run(*args), engine._run.__wrapped__(*args)):
         assert (got == want).all()

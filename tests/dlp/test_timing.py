@@ -251,7 +251,7 @@ def _ends(code: tuple[Instr, ...], unroll: bool) -> list[int]:
     cuts = [p for p, s in enumerate(positions) if isinstance(code[s], Sync)] + [len(positions)]
     for cut in cuts:  # epoch by epoch, as ``timing`` does
         epoch = Epoch(positions[first:cut], deps[first:cut], facts)
-        schedule([epoch])
+        schedule([[epoch]])
         ends += [start + end for end in epoch.end]
         start += max([0, *epoch.last_end])
         first = cut + 1

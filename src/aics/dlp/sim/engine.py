@@ -1,4 +1,4 @@
-"""The event-driven scheduler of one epoch: the code of every core between two syncs.
+"""The event-driven scheduler of epochs: an epoch is the code of every core between two syncs.
 
 Rules. Per core, each unit runs its instructions in program order; an instruction starts once
 its unit is free and the instructions it depends on (``hazards``) have ended. A transfer touching
@@ -6,8 +6,8 @@ DRAM first becomes *ready* (as above), then waits for the single DRAM channel, w
 requests one at a time, first come first served in the order they became ready (ties: lower
 core id, then program order). A sync ends an epoch: everything before it, on every core, ends
 before anything after it starts, and then every unit and the channel are free. So each epoch is
-scheduled on its own from time 0 (``timing`` adds the barrier times), and identical epochs (a loop
-body) need scheduling once.
+scheduled on its own from time 0 (``timing`` adds the barrier times), identical epochs (a loop
+body) need scheduling once, and all distinct epochs of a program are scheduled in one call.
 
 Algorithm. Each unit (a *lane*) keeps a cursor into its own queue. A lane's cursor moves as far
 as dependencies allow; a lane that meets an instruction whose dependency has not ended yet is
@@ -87,35 +87,46 @@ class Epoch:
         return dist
 
 
-def schedule(cores: list[Epoch]) -> None:
-    """Schedule one epoch of every core from cycle 0: fill ``end``, ``last_end`` and the stalls."""
-    if not cores:
+def schedule(blocks: Sequence[Sequence[Epoch]]) -> None:
+    """Schedule each block (one epoch: an ``Epoch`` per core, as many cores in every block) on its
+    own from cycle 0, all in one compiled call: fill every Epoch's ``end``, ``last_end`` and stalls.
+
+    All instructions share one index space, slot by slot (a slot is one core of one block), so
+    that within a block the index orders them by core, then position: the channel's tie-break."""
+    slots = [epoch for block in blocks for epoch in block]
+    if not slots:
         return
-    sizes = [len(core.positions) for core in cores]
-    offsets = np.cumsum([0, *sizes])
-    unit = np.concatenate([core.facts.unit[core.positions] for core in cores])
-    lane = np.repeat(np.arange(len(cores), dtype=np.int64) * _UNITS, sizes) + unit
+    sizes = [len(epoch.positions) for epoch in slots]
+    offsets = np.cumsum([0, *sizes]).tolist()
+    positions = np.concatenate([epoch.positions for epoch in slots])
+    unit, cycles = np.empty(len(positions), dtype=np.int64), np.empty(len(positions), dtype=np.int64)
+    dram = np.empty(len(positions), dtype=np.bool_)
+    owners = np.repeat([id(epoch.facts) for epoch in slots], sizes)
+    for facts in {id(epoch.facts): epoch.facts for epoch in slots}.values():  # one per core, usually
+        mine = owners == id(facts)
+        unit[mine], cycles[mine], dram[mine] = (column[positions[mine]] for column in (
+            facts.unit, facts.cycles, facts.dram))
+    lane = np.repeat(np.arange(len(slots), dtype=np.int64) * _UNITS, sizes) + unit
     order = np.argsort(lane, kind="stable")  # each lane's queue, in program order
-    first = np.searchsorted(lane[order], np.arange(_UNITS * len(cores) + 1))
-    end, frees, stall_dep, stall_dram = _run(
-        order, first, lane, np.concatenate([core.dependency_distances() for core in cores]).astype(np.int64),
-        np.concatenate([core.facts.cycles[core.positions] for core in cores]),
-        np.concatenate([core.facts.dram[core.positions] for core in cores]))
-    ends, frees = end.tolist(), frees.tolist()
-    for c, core in enumerate(cores):
-        lanes = range(c * _UNITS, (c + 1) * _UNITS)
-        core.end = ends[offsets[c]:offsets[c + 1]]
-        core.last_end = [frees[k] if first[k + 1] > first[k] else -1 for k in lanes]
-        core.stall_dependency = stall_dep[c * _UNITS:(c + 1) * _UNITS].tolist()
-        core.stall_dram = stall_dram[c * _UNITS:(c + 1) * _UNITS].tolist()
+    first = np.searchsorted(lane[order], np.arange(_UNITS * len(slots) + 1))
+    dist = np.concatenate([epoch.dependency_distances() for epoch in slots]).astype(np.int64)
+    end, frees, stall_dep, stall_dram = _run(order, first, lane, dist, cycles, dram, _UNITS * len(blocks[0]))
+    ends = end.tolist()
+    busy = first[1:] > first[:-1]
+    last_end = np.where(busy, frees, -1).reshape(-1, _UNITS).tolist()  # -1: the unit is idle
+    stall_dep, stall_dram = stall_dep.reshape(-1, _UNITS).tolist(), stall_dram.reshape(-1, _UNITS).tolist()
+    for s, epoch in enumerate(slots):
+        epoch.end = ends[offsets[s]:offsets[s + 1]]
+        epoch.last_end, epoch.stall_dependency, epoch.stall_dram = last_end[s], stall_dep[s], stall_dram[s]
 
 
 @compiled
 def _run(order: np.ndarray, first: np.ndarray, lane_of: np.ndarray, dist: np.ndarray, cycles: np.ndarray,
-         dram: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The scheduler over flat arrays of all cores' instructions (global index = core's offset +
-    position): lane ``l``'s queue is ``order[first[l]:first[l + 1]]``; ``dist`` their dependencies
-    as backward distances (0: none). Returns ends, and per lane its free time and stalls."""
+         dram: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The scheduler over flat arrays of all blocks' instructions: lane ``l``'s queue is
+    ``order[first[l]:first[l + 1]]``, block ``b`` owns lanes ``[b * width, (b + 1) * width)``;
+    ``dist`` the dependencies as backward distances (0: none). Returns ends, and per lane its
+    free time and stalls."""
     n, lanes = len(cycles), len(first) - 1
     end = np.full(n, -1, dtype=np.int64)
     heads = first[:-1].copy()
@@ -123,103 +134,103 @@ def _run(order: np.ndarray, first: np.ndarray, lane_of: np.ndarray, dist: np.nda
     stall_dep = np.zeros(lanes, dtype=np.int64)
     stall_dram = np.zeros(lanes, dtype=np.int64)
     blocked_on = np.full(lanes, -1, dtype=np.int64)  # for a blocked lane, the instruction it waits for
-    watchers = np.zeros((lanes, lanes), dtype=np.int64)  # lanes blocked on an instruction of this lane
+    watchers = np.zeros((lanes, width), dtype=np.int64)  # lanes blocked on an instruction of this lane
     watching = np.zeros(lanes, dtype=np.int64)
     parked = np.zeros(lanes, dtype=np.bool_)
     granted = np.zeros(lanes, dtype=np.bool_)
-    pending = np.zeros(lanes, dtype=np.int64)  # a stack; a lane is in it at most once
-    npending = 0
-    dram_lanes = np.zeros(lanes, dtype=np.int64)  # lanes with a transfer that holds the channel
-    ndram = 0
-    for lane in range(lanes):  # popped from the stack: the last lane first
-        if first[lane + 1] > first[lane]:
-            pending[npending] = lane
-            npending += 1
-    for lane in range(lanes):
-        for h in range(first[lane], first[lane + 1]):
-            if dram[order[h]]:
-                dram_lanes[ndram] = lane
-                ndram += 1
-                break
+    pending = np.zeros(width, dtype=np.int64)  # a stack; a lane is in it at most once
+    dram_lanes = np.zeros(width, dtype=np.int64)  # lanes with a transfer that holds the channel
     heap = [(np.int64(0), np.int64(0))]  # (ready, instruction): first come first served, ties by core then position
     heap.pop()
-    channel_free = 0
-    while True:
-        while npending:
-            npending -= 1
-            lane = pending[npending]
-            h, stop = heads[lane], first[lane + 1]
-            moved_from = h - 1 if granted[lane] else h  # a grant moved the lane too: wake its watchers
-            granted[lane] = False
-            f, stall, q = frees[lane], 0, -1
-            while h < stop:
-                p = order[h]
-                ready = f
-                for u in range(_UNITS):
-                    if dist[p, u]:
-                        t = end[p - dist[p, u]]
-                        if t < 0:  # not ended: blocked on the latest such
-                            q = max(q, p - dist[p, u])
-                        elif t > ready:
-                            ready = t
-                if q >= 0:
+    for block in range(lanes // width):  # blocks are independent: each starts at cycle 0, channel free
+        lo, hi = block * width, (block + 1) * width
+        npending = ndram = channel_free = 0
+        for lane in range(lo, hi):  # popped from the stack: the last lane first
+            if first[lane + 1] > first[lane]:
+                pending[npending] = lane
+                npending += 1
+        for lane in range(lo, hi):
+            for h in range(first[lane], first[lane + 1]):
+                if dram[order[h]]:
+                    dram_lanes[ndram] = lane
+                    ndram += 1
                     break
-                stall += ready - f
-                if dram[p]:  # the channel: granted now if no request can come before this one
-                    wait = len(heap) > 0 and ready >= heap[0][0]
-                    k = 0
-                    while not wait and k < ndram:  # the earliest another lane's next request
-                        o = dram_lanes[k]
-                        k += 1
-                        if o == lane or parked[o] or heads[o] == first[o + 1]:
-                            continue
-                        bound, r = frees[o], blocked_on[o]
-                        if r >= 0:  # blocked on r: after r's end (once known; else r's lane free + r's cycles)
-                            t = end[r]
-                            if t < 0:
-                                t = frees[lane_of[r]] + cycles[r]
-                            bound = max(bound, t)
-                        wait = bound <= ready
-                    if wait:
-                        heapq.heappush(heap, (ready, p))
-                        parked[lane] = True
+        while True:
+            while npending:
+                npending -= 1
+                lane = pending[npending]
+                h, stop = heads[lane], first[lane + 1]
+                moved_from = h - 1 if granted[lane] else h  # a grant moved the lane too: wake its watchers
+                granted[lane] = False
+                f, stall, q = frees[lane], 0, -1
+                while h < stop:
+                    p = order[h]
+                    ready = f
+                    for u in range(_UNITS):
+                        if dist[p, u]:
+                            t = end[p - dist[p, u]]
+                            if t < 0:  # not ended: blocked on the latest such
+                                q = max(q, p - dist[p, u])
+                            elif t > ready:
+                                ready = t
+                    if q >= 0:
                         break
-                    start = max(ready, channel_free)
-                    stall_dram[lane] += start - ready
-                    f = channel_free = end[p] = start + cycles[p]
+                    stall += ready - f
+                    if dram[p]:  # the channel: granted now if no request can come before this one
+                        wait = len(heap) > 0 and ready >= heap[0][0]
+                        k = 0
+                        while not wait and k < ndram:  # the earliest another lane's next request
+                            o = dram_lanes[k]
+                            k += 1
+                            if o == lane or parked[o] or heads[o] == first[o + 1]:
+                                continue
+                            bound, r = frees[o], blocked_on[o]
+                            if r >= 0:  # blocked on r: after r's end (once known; else r's lane free + r's cycles)
+                                t = end[r]
+                                if t < 0:
+                                    t = frees[lane_of[r]] + cycles[r]
+                                bound = max(bound, t)
+                            wait = bound <= ready
+                        if wait:
+                            heapq.heappush(heap, (ready, p))
+                            parked[lane] = True
+                            break
+                        start = max(ready, channel_free)
+                        stall_dram[lane] += start - ready
+                        f = channel_free = end[p] = start + cycles[p]
+                        h += 1
+                        continue
+                    f = end[p] = ready + cycles[p]
                     h += 1
-                    continue
-                f = end[p] = ready + cycles[p]
-                h += 1
-            if q >= 0:  # blocked on q: watch q's lane
-                blocked_on[lane] = q
-                owner = lane_of[q]
-                watchers[owner, watching[owner]] = lane
-                watching[owner] += 1
-            heads[lane], frees[lane] = h, f
-            stall_dep[lane] += stall
-            if h != moved_from and watching[lane]:  # the lanes blocked on what has now ended go on
-                kept = 0
-                for k in range(watching[lane]):
-                    w = watchers[lane, k]
-                    if end[blocked_on[w]] >= 0:
-                        blocked_on[w] = -1
-                        pending[npending] = w
-                        npending += 1
-                    else:
-                        watchers[lane, kept] = w
-                        kept += 1
-                watching[lane] = kept
-        if not heap:
-            break
-        ready, p = heapq.heappop(heap)
-        lane = lane_of[p]
-        start = max(ready, channel_free)
-        stall_dram[lane] += start - ready
-        channel_free = end[p] = frees[lane] = start + cycles[p]
-        heads[lane] += 1
-        parked[lane] = False
-        granted[lane] = True
-        pending[npending] = lane
-        npending += 1
+                if q >= 0:  # blocked on q: watch q's lane
+                    blocked_on[lane] = q
+                    owner = lane_of[q]
+                    watchers[owner, watching[owner]] = lane
+                    watching[owner] += 1
+                heads[lane], frees[lane] = h, f
+                stall_dep[lane] += stall
+                if h != moved_from and watching[lane]:  # the lanes blocked on what has now ended go on
+                    kept = 0
+                    for k in range(watching[lane]):
+                        w = watchers[lane, k]
+                        if end[blocked_on[w]] >= 0:
+                            blocked_on[w] = -1
+                            pending[npending] = w
+                            npending += 1
+                        else:
+                            watchers[lane, kept] = w
+                            kept += 1
+                    watching[lane] = kept
+            if not heap:
+                break
+            ready, p = heapq.heappop(heap)
+            lane = lane_of[p]
+            start = max(ready, channel_free)
+            stall_dram[lane] += start - ready
+            channel_free = end[p] = frees[lane] = start + cycles[p]
+            heads[lane] += 1
+            parked[lane] = False
+            granted[lane] = True
+            pending[npending] = lane
+            npending += 1
     return end, frees, stall_dep, stall_dram

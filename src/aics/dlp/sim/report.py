@@ -170,11 +170,12 @@ def _layer_spans(program: Program, costs: dict[int, Decoded], active: list[int],
     first and last start."""
     spans: dict[int, tuple[int, int]] = {}
     tags = {c: costs[c].tag for c in active}
+    tagged = {c: bool(tags[c].any()) for c in active}  # once, not per epoch
     cycles = {c: costs[c].column("cycles") for c in active}
     for occ in epochs:
         for slot, epoch in enumerate(occ.schedule):
             c = active[slot]
-            if not len(epoch.positions) or not tags[c].any():
+            if not len(epoch.positions) or not tagged[c]:
                 continue
             pos = epoch.positions
             epoch_tags, ends = tags[c][pos], np.asarray(epoch.end, dtype=np.int64)

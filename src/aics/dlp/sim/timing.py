@@ -140,17 +140,21 @@ def _run_epochs(cores: list[_Core], keep_timeline: bool) -> tuple[
         int, list[Occurrences], list[list[int]], list[tuple[int, Occurrences]], list[tuple[int, int, int]]]:
     """Walk the epochs in order: total cycles, the distinct epochs, sync stalls per core and unit,
     (for the trace) each epoch's start and schedule, and the host ops' (tag, start, end)."""
-    distinct: dict[tuple[bytes, ...], Occurrences] = {}
+    epochs = len(cores[0].bounds) - 1 if cores else 0
+    ids: dict[tuple[bytes, ...], int] = {}
+    which = [ids.setdefault(tuple(core.key(k) for core in cores), len(ids)) for k in range(epochs)]
+    firsts = np.unique(which, return_index=True)[1].tolist() if epochs else []  # ids: in order of first use
+    blocks = [[core.epoch(k) for core in cores] for k in firsts]
+    schedule(blocks)  # every distinct epoch, in one call
+    distinct = [_occurrences(block) for block in blocks]
     stall_sync = [[0, 0, 0, 0] for _ in cores]
     last_end = [[0, 0, 0, 0] for _ in cores]  # absolute end of each unit's last instruction
     timeline: list[tuple[int, Occurrences]] = []
     host: list[tuple[int, int, int]] = []
     start = 0
-    for k in range(len(cores[0].bounds) - 1 if cores else 0):
-        key = tuple(core.key(k) for core in cores)
-        occ = distinct.get(key)
-        if occ is None:
-            occ = distinct[key] = _schedule([core.epoch(k) for core in cores])
+    for k in range(epochs):
+        occ = distinct[which[k]]
+        if not occ.count:
             occ.first = start
         occ.count += 1
         occ.last = start
@@ -165,11 +169,10 @@ def _run_epochs(cores: list[_Core], keep_timeline: bool) -> tuple[
             cycles, tag = cores[0].barriers[k]
             host.append((tag, start, start + cycles))
             start += cycles
-    return start, list(distinct.values()), stall_sync, timeline, host
+    return start, distinct, stall_sync, timeline, host
 
 
-def _schedule(epochs: list[Epoch]) -> Occurrences:
-    schedule(epochs)
+def _occurrences(epochs: list[Epoch]) -> Occurrences:
     busy = tuple((slot, unit, end) for slot, epoch in enumerate(epochs) for unit, end in enumerate(epoch.last_end)
                  if end >= 0)
     return Occurrences(epochs, busy, max((end for _, _, end in busy), default=0))
