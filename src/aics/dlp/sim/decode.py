@@ -31,12 +31,14 @@ _MAX_ADDRESS = 1 << 55  # addresses and range ends stay below this (``hazards`` 
 
 @dataclasses.dataclass
 class Decoded:
-    """Static instructions of one core: ``shape[i]`` indexes ``costs``; ``ranges`` in owner order."""
+    """Static instructions of one core: ``shape[i]`` indexes ``costs`` and ``examples`` (an
+    instruction of that shape: its fields but tag and addresses); ``ranges`` in owner order."""
 
     shape: np.ndarray
     costs: list[Cost]
     tag: np.ndarray
     ranges: Ranges
+    examples: list[Instr]
 
     def column(self, name: str, dtype: Any = np.int64) -> np.ndarray:
         """One field of every instruction's ``Cost``, e.g. ``column("cycles")``."""
@@ -102,6 +104,7 @@ def decode(code: Sequence[Instr], model: CostModel, core: int) -> Decoded:
     n = len(code)
     shape = np.zeros(n, dtype=np.int64)
     costs: list[Cost] = []
+    shapes: list[Instr] = []
     bad: list[int] = []  # instructions known to fail (first of a failing shape, out of range)
     parts: list[tuple[np.ndarray, ...]] = []
     tag = np.zeros(n, dtype=np.int64)
@@ -122,12 +125,13 @@ def decode(code: Sequence[Instr], model: CostModel, core: int) -> Decoded:
                 bad.append(int(rows[np.argmax(local == len(templates))]))  # the shape's first instruction
             templates.append(_template(layout, rep))
         shape[rows] = local + (len(costs) - len(examples))
+        shapes += examples
         parts.append(_ranges(rows, local, values[:, 1:], templates))
     ranges = _join(parts)
     sizes = np.array([min(size, _MAX_ADDRESS - 1) for size in model.sizes], dtype=np.int64)
     if bad or (ranges.end > sizes[ranges.space]).any():
         raise _first_error(code, model, core)
-    return Decoded(shape, costs, tag, ranges)
+    return Decoded(shape, costs, tag, ranges, shapes)
 
 
 _Group = tuple[np.ndarray, np.ndarray, Sequence[Instr]]  # values (tag, addresses), shape ids, one instruction per shape

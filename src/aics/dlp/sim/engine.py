@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 import numpy as np
 
@@ -87,15 +87,26 @@ class Epoch:
         return dist
 
 
-def schedule(blocks: Sequence[Sequence[Epoch]]) -> None:
+class BlockStats(NamedTuple):
+    """Per block, core and unit (arrays ``(blocks, cores, 4)``): relative end of the unit's last
+    instruction (-1: idle) and its stall cycles."""
+
+    last_end: np.ndarray
+    stall_dependency: np.ndarray
+    stall_dram: np.ndarray
+
+
+def schedule(blocks: Sequence[Sequence[Epoch]]) -> BlockStats:
     """Schedule each block (one epoch: an ``Epoch`` per core, as many cores in every block) on its
-    own from cycle 0, all in one compiled call: fill every Epoch's ``end``, ``last_end`` and stalls.
+    own from cycle 0, all in one compiled call: fill every Epoch's ``end``, ``last_end`` and stalls,
+    and return the same per block as arrays.
 
     All instructions share one index space, slot by slot (a slot is one core of one block), so
     that within a block the index orders them by core, then position: the channel's tie-break."""
     slots = [epoch for block in blocks for epoch in block]
     if not slots:
-        return
+        empty = np.zeros((len(blocks), 0, _UNITS), dtype=np.int64)
+        return BlockStats(empty, empty, empty)
     sizes = [len(epoch.positions) for epoch in slots]
     offsets = np.cumsum([0, *sizes]).tolist()
     positions = np.concatenate([epoch.positions for epoch in slots])
@@ -111,13 +122,15 @@ def schedule(blocks: Sequence[Sequence[Epoch]]) -> None:
     first = np.searchsorted(lane[order], np.arange(_UNITS * len(slots) + 1))
     dist = np.concatenate([epoch.dependency_distances() for epoch in slots]).astype(np.int64)
     end, frees, stall_dep, stall_dram = _run(order, first, lane, dist, cycles, dram, _UNITS * len(blocks[0]))
+    shape = (len(blocks), len(blocks[0]), _UNITS)
+    stats = BlockStats(np.where(first[1:] > first[:-1], frees, -1).reshape(shape), stall_dep.reshape(shape),
+                       stall_dram.reshape(shape))
     ends = end.tolist()
-    busy = first[1:] > first[:-1]
-    last_end = np.where(busy, frees, -1).reshape(-1, _UNITS).tolist()  # -1: the unit is idle
-    stall_dep, stall_dram = stall_dep.reshape(-1, _UNITS).tolist(), stall_dram.reshape(-1, _UNITS).tolist()
+    last_end, deps, drams = (column.reshape(-1, _UNITS).tolist() for column in stats)
     for s, epoch in enumerate(slots):
         epoch.end = ends[offsets[s]:offsets[s + 1]]
-        epoch.last_end, epoch.stall_dependency, epoch.stall_dram = last_end[s], stall_dep[s], stall_dram[s]
+        epoch.last_end, epoch.stall_dependency, epoch.stall_dram = last_end[s], deps[s], drams[s]
+    return stats
 
 
 @compiled

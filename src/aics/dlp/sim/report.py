@@ -104,10 +104,10 @@ class Result:
 
 
 def build_report(program: Program, arch: Arch, cycles: int, dynamic: list[np.ndarray], costs: dict[int, Decoded],
-                 active: list[int], epochs: list[Any], stall_sync: dict[int, list[int]],
+                 active: list[int], epochs: list[Any], stalls: dict[int, dict[str, list[int]]],
                  host: Sequence[tuple[int, int, int]] = ()) -> TimingReport:
-    """Aggregate static costs (weighted by how often each instruction ran) and the epochs' stalls;
-    ``host`` gives each host op's (tag, start, end)."""
+    """Aggregate static costs (weighted by how often each instruction ran); ``stalls`` per active
+    core: cycles per reason and unit; ``host`` gives each host op's (tag, start, end)."""
     units: list[dict[str, UnitStats]] = []
     macs_by_dtype: dict[str, int] = {}
     nbytes = np.zeros(4, dtype=np.int64)
@@ -138,15 +138,8 @@ def build_report(program: Program, arch: Arch, cycles: int, dynamic: list[np.nda
             layer_busy[tag] = layer_busy.get(tag, np.zeros(4, dtype=np.int64)) + np.bincount(
                 unit[mask & (unit < 4)], weights=busy_each[mask & (unit < 4)], minlength=4).astype(np.int64)
             layer_macs[tag] = layer_macs.get(tag, 0) + int(macs_each[mask].sum())
-        slot = active.index(c)
-        stalls = {"dependency": [0] * 4, "dram": [0] * 4}
-        for occ in epochs:
-            epoch = occ.schedule[slot]
-            for u in range(4):
-                stalls["dependency"][u] += occ.count * epoch.stall_dependency[u]
-                stalls["dram"][u] += occ.count * epoch.stall_dram[u]
-        units.append({name: UnitStats(busy[u], {"dependency": stalls["dependency"][u], "dram": stalls["dram"][u],
-                                                "sync": stall_sync[c][u]}) for u, name in enumerate(UNIT_NAMES)})
+        units.append({name: UnitStats(busy[u], {reason: stalls[c][reason][u] for reason in STALL_REASONS})
+                      for u, name in enumerate(UNIT_NAMES)})
     spans = _layer_spans(program, costs, active, epochs)
     host_busy: dict[int, int] = {}
     for tag, s, e in host:

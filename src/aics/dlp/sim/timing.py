@@ -54,11 +54,9 @@ class Occurrences:
     """A distinct epoch: its schedule (per active core), how often it ran, first and last start."""
 
     schedule: list[Epoch]
-    busy_units: tuple[tuple[int, int, int], ...]  # (core slot, unit, relative last end)
-    span: int
-    count: int = 0
-    first: int = 0
-    last: int = 0
+    count: int
+    first: int
+    last: int
 
 
 @contextmanager
@@ -112,9 +110,9 @@ def _simulate(program: Program, arch: Arch, trace: str | os.PathLike[str] | None
     model = CostModel(arch, program.dram_size)
     active = [c for c, stream in enumerate(dynamic) if len(stream)]
     cores = [_prepare(program, c, trees[c], dynamic[c], model) for c in active]
-    cycles, distinct, stall_sync, timeline, host = _run_epochs(cores, keep_timeline=trace is not None)
+    cycles, distinct, stalls, timeline, host = _run_epochs(cores, keep_timeline=trace is not None)
     report = build_report(program, arch, cycles, dynamic, {c: core.decoded for c, core in zip(active, cores)},
-                          active, distinct, dict(zip(active, stall_sync)), host)
+                          active, distinct, dict(zip(active, stalls)), host)
     if trace is not None:
         write_trace(trace, program, arch, active, timeline, host)
     return report
@@ -129,50 +127,48 @@ def _prepare(program: Program, c: int, tree: flow.Block, positions: np.ndarray, 
     distances = (hazards.distances(tree, unit, decoded.ranges, sync) if len(decoded.ranges.owner)
                  else None)  # the textbook form: no addresses, only sync orders the units
     syncs = np.flatnonzero(unit[positions] == int(Unit.CONTROL)).tolist()
-    static = positions[syncs].tolist()
-    kinds = {s: (code[s].cycles, code[s].tag) if isinstance(code[s], HostCall) else (0, code[s].tag)
-             for s in set(static)}  # each static barrier looked at once (encoded code decodes it)
-    barriers = [kinds[s] for s in static]
+    static = positions[syncs]
+    host_cycles = np.array([ex.cycles if isinstance(ex, HostCall) else 0 for ex in decoded.examples], dtype=np.int64)
+    barriers = list(zip(host_cycles[decoded.shape[static]].tolist(), decoded.tag[static].tolist()))
     return _Core(positions, decoded, facts, distances, [-1, *syncs, len(positions)], barriers)
 
 
 def _run_epochs(cores: list[_Core], keep_timeline: bool) -> tuple[
-        int, list[Occurrences], list[list[int]], list[tuple[int, Occurrences]], list[tuple[int, int, int]]]:
-    """Walk the epochs in order: total cycles, the distinct epochs, sync stalls per core and unit,
-    (for the trace) each epoch's start and schedule, and the host ops' (tag, start, end)."""
+        int, list[Occurrences], list[dict[str, list[int]]], list[tuple[int, Occurrences]], list[tuple[int, int, int]]]:
+    """Place the epochs in time: total cycles, the distinct epochs, stall cycles per core by reason
+    and unit, (for the trace) each epoch's start and schedule, and the host ops' (tag, start, end).
+    Epoch k starts at ``sum(span + host cycles)`` of the epochs before it; a unit's sync stall is
+    the gap between its last end in an epoch and the start of the next epoch where it is busy."""
     epochs = len(cores[0].bounds) - 1 if cores else 0
     ids: dict[tuple[bytes, ...], int] = {}
-    which = [ids.setdefault(tuple(core.key(k) for core in cores), len(ids)) for k in range(epochs)]
-    firsts = np.unique(which, return_index=True)[1].tolist() if epochs else []  # ids: in order of first use
-    blocks = [[core.epoch(k) for core in cores] for k in firsts]
-    schedule(blocks)  # every distinct epoch, in one call
-    distinct = [_occurrences(block) for block in blocks]
-    stall_sync = [[0, 0, 0, 0] for _ in cores]
-    last_end = [[0, 0, 0, 0] for _ in cores]  # absolute end of each unit's last instruction
-    timeline: list[tuple[int, Occurrences]] = []
-    host: list[tuple[int, int, int]] = []
-    start = 0
-    for k in range(epochs):
-        occ = distinct[which[k]]
-        if not occ.count:
-            occ.first = start
-        occ.count += 1
-        occ.last = start
-        for slot, unit, end in occ.busy_units:
-            if k:
-                stall_sync[slot][unit] += start - last_end[slot][unit]
-            last_end[slot][unit] = start + end
-        if keep_timeline:
-            timeline.append((start, occ))
-        start += occ.span
-        if k < len(cores[0].barriers) and cores[0].barriers[k][0]:
-            cycles, tag = cores[0].barriers[k]
-            host.append((tag, start, start + cycles))
-            start += cycles
-    return start, distinct, stall_sync, timeline, host
-
-
-def _occurrences(epochs: list[Epoch]) -> Occurrences:
-    busy = tuple((slot, unit, end) for slot, epoch in enumerate(epochs) for unit, end in enumerate(epoch.last_end)
-                 if end >= 0)
-    return Occurrences(epochs, busy, max((end for _, _, end in busy), default=0))
+    which = np.array([ids.setdefault(tuple(core.key(k) for core in cores), len(ids)) for k in range(epochs)],
+                     dtype=np.int64)
+    firsts = np.unique(which, return_index=True)[1]  # ids are numbered in order of first use
+    blocks = [[core.epoch(k) for core in cores] for k in firsts.tolist()]
+    stats = schedule(blocks)  # every distinct epoch, in one call
+    ends = stats.last_end[which]  # (epochs, cores, units), relative; -1: idle
+    span = np.maximum(ends.max(axis=(1, 2), initial=-1), 0)
+    barriers = np.array(cores[0].barriers, dtype=np.int64).reshape(-1, 2) if cores else np.zeros((0, 2), np.int64)
+    host_cycles = np.zeros(epochs, dtype=np.int64)
+    host_cycles[:len(barriers)] = barriers[:, 0]
+    starts = np.concatenate(([0], np.cumsum(span + host_cycles)))  # starts[epochs]: the end of the run
+    sync = np.zeros((len(cores), 4), dtype=np.int64)
+    for slot in range(len(cores)):
+        for unit in range(4):
+            busy = np.flatnonzero(ends[:, slot, unit] >= 0)
+            finish = starts[busy] + ends[busy, slot, unit]
+            gaps = starts[busy] - np.concatenate(([0], finish[:-1]))
+            sync[slot, unit] = gaps[busy > 0].sum()
+    count = np.bincount(which, minlength=len(blocks))
+    last = np.zeros(len(blocks), dtype=np.int64)
+    np.maximum.at(last, which, np.arange(epochs))
+    distinct = [Occurrences(block, n, first, final) for block, n, first, final in zip(
+        blocks, count.tolist(), starts[firsts].tolist(), starts[last].tolist())]
+    weighted = [(count[:, None, None] * column).sum(axis=0) for column in stats[1:]]  # (cores, units)
+    stalls = [{"dependency": weighted[0][slot].tolist(), "dram": weighted[1][slot].tolist(),
+               "sync": sync[slot].tolist()} for slot in range(len(cores))]
+    timeline = [(start, distinct[i]) for start, i in zip(starts.tolist(), which.tolist())] if keep_timeline else []
+    hosts = np.flatnonzero(host_cycles)
+    host = [(tag, end - cycles, end) for tag, cycles, end in zip(
+        barriers[hosts, 1].tolist(), host_cycles[hosts].tolist(), starts[hosts + 1].tolist())]
+    return int(starts[-1]), distinct, stalls, timeline, host
