@@ -2,10 +2,10 @@
 
 Barrier k starts epoch k: ``start[k+1] = start[k] + span[k] + host[k]``, where ``span[k]`` is the
 last end, from the epoch's start, of any instruction of the epoch (``engine``) and ``host[k]`` the
-cycles of the host op run at that barrier when it is a ``host`` instruction (0 for ``sync``). Epochs with the same code on
-every core have the same schedule, so each distinct epoch is scheduled once (loops of synced
-rounds cost one schedule). Only aggregated counters are kept; the trace, when asked for, is
-streamed to its file.
+cycles of the host op run at that barrier when it is a ``host`` instruction (0 for ``sync``).
+Epochs with the same code on every core have the same schedule, so each distinct epoch is
+scheduled once (loops of synced rounds cost one schedule), all of them in one call. Only
+aggregated counters are kept; the trace, when asked for, is streamed to its file.
 """
 
 from __future__ import annotations
@@ -164,9 +164,10 @@ def _run_epochs(cores: list[_Core], keep_timeline: bool) -> tuple[
     np.maximum.at(last, which, np.arange(epochs))
     distinct = [Occurrences(block, n, first, final) for block, n, first, final in zip(
         blocks, count.tolist(), starts[firsts].tolist(), starts[last].tolist())]
-    weighted = [(count[:, None, None] * column).sum(axis=0) for column in stats[1:]]  # (cores, units)
-    stalls = [{"dependency": weighted[0][slot].tolist(), "dram": weighted[1][slot].tolist(),
-               "sync": sync[slot].tolist()} for slot in range(len(cores))]
+    dependency, dram = ((count[:, None, None] * column).sum(axis=0) for column in (  # (cores, units)
+        stats.stall_dependency, stats.stall_dram))  # each distinct epoch's stalls, as often as it ran
+    stalls = [{"dependency": dependency[slot].tolist(), "dram": dram[slot].tolist(), "sync": sync[slot].tolist()}
+              for slot in range(len(cores))]
     timeline = [(start, distinct[i]) for start, i in zip(starts.tolist(), which.tolist())] if keep_timeline else []
     hosts = np.flatnonzero(host_cycles)
     host = [(tag, end - cycles, end) for tag, cycles, end in zip(
