@@ -24,7 +24,7 @@ from aics.dlp.isa import (
     Space, Sync,
 )
 from aics.dlp.program import Program
-from aics.dlp.sim import flow
+from aics.dlp.sim import flow, timing
 from aics.dlp.sim.costs import CostModel
 from aics.dlp.sim.engine import Epoch, Facts, schedule
 from aics.dlp.sim.hazards import dependencies
@@ -262,3 +262,38 @@ def _ends(code: tuple[Instr, ...], unroll: bool) -> list[int]:
 @given(looped_programs())
 def test_loop_shortcut_equals_full_unrolling(code: tuple[Instr, ...]) -> None:
     assert _ends(code, unroll=False) == _ends(code, unroll=True)
+
+
+# --- distinct epochs: found by hashing each core's slice, checked, with a byte-wise fallback -------
+
+def _cores(code: tuple[Instr, ...]) -> list:
+    program = Program(code=(code,), dram_size=1 << 16)
+    trees = [flow.blocks(c) for c in program.code]
+    stream = flow.streams(program, trees)[0]
+    return [timing._prepare(program, 0, trees[0], stream, CostModel(ARCH, 1 << 16))]
+
+
+@settings(max_examples=100, deadline=None)
+@given(looped_programs())
+def test_distinct_epochs_equal_a_bytewise_comparison(code: tuple[Instr, ...]) -> None:
+    cores = _cores(code)
+    bounds = np.array([cores[0].bounds], dtype=np.int64)
+    lo, hi = (bounds[:, :-1] + 1).T, bounds[:, 1:].T
+    want = timing._distinct_by_bytes(cores, lo, hi)
+    got = timing._distinct(cores, lo, hi)
+    assert got[0].tolist() == want[0].tolist() and got[1].tolist() == want[1].tolist()
+
+
+def test_a_hash_collision_falls_back_to_comparing_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Epochs of one size hash alike when every weight is 0: the check catches it (an epoch is its
+    static instructions: the loop's ``a`` is not the first ``a``)."""
+    a = Move(src=Loc(D, 0), dst=Loc(N, 0), shape=(1, 1, 8))
+    b = Move(src=Loc(D, 64), dst=Loc(N, 64), shape=(1, 1, 8))
+    code = (a, Sync(), b, Sync(), Loop(n=3), a, Sync(), EndLoop())
+    cores = _cores(code)
+    bounds = np.array([cores[0].bounds], dtype=np.int64)
+    lo, hi = (bounds[:, :-1] + 1).T, bounds[:, 1:].T
+    monkeypatch.setattr(timing, "_hash_weights", lambda n: np.zeros(n, dtype=np.uint64))
+    which, firsts = timing._distinct(cores, lo, hi)
+    assert which.tolist() == [0, 1, 2, 2, 2, 3] and firsts.tolist() == [0, 1, 2, 5]
+    assert cycles_of(*code) == cycles_of(a, Sync(), b, Sync(), a, Sync(), a, Sync(), a, Sync())

@@ -96,41 +96,82 @@ class BlockStats(NamedTuple):
     stall_dram: np.ndarray
 
 
-def schedule(blocks: Sequence[Sequence[Epoch]]) -> BlockStats:
-    """Schedule each block (one epoch: an ``Epoch`` per core, as many cores in every block) on its
-    own from cycle 0, all in one compiled call: fill every Epoch's ``end``, ``last_end`` and stalls,
-    and return the same per block as arrays.
+@dataclass(frozen=True)
+class Scheduled:
+    """Blocks (one epoch of every core each) scheduled from cycle 0 each. Slot ``s = b * cores + c``
+    (block ``b``, core ``c``) holds the instructions ``positions[offsets[s]:offsets[s + 1]]`` (static
+    indices, in program order) with their relative ``end`` cycles."""
 
-    All instructions share one index space, slot by slot (a slot is one core of one block), so
-    that within a block the index orders them by core, then position: the channel's tie-break."""
-    slots = [epoch for block in blocks for epoch in block]
-    if not slots:
-        empty = np.zeros((len(blocks), 0, _UNITS), dtype=np.int64)
-        return BlockStats(empty, empty, empty)
-    sizes = [len(epoch.positions) for epoch in slots]
-    offsets = np.cumsum([0, *sizes]).tolist()
-    positions = np.concatenate([epoch.positions for epoch in slots])
-    unit, cycles = np.empty(len(positions), dtype=np.int64), np.empty(len(positions), dtype=np.int64)
-    dram = np.empty(len(positions), dtype=np.bool_)
-    owners = np.repeat([id(epoch.facts) for epoch in slots], sizes)
-    for facts in {id(epoch.facts): epoch.facts for epoch in slots}.values():  # one per core, usually
-        mine = owners == id(facts)
-        unit[mine], cycles[mine], dram[mine] = (column[positions[mine]] for column in (
-            facts.unit, facts.cycles, facts.dram))
-    lane = np.repeat(np.arange(len(slots), dtype=np.int64) * _UNITS, sizes) + unit
+    positions: np.ndarray
+    end: np.ndarray
+    offsets: np.ndarray
+    stats: BlockStats
+
+    @property
+    def cores(self) -> int:
+        return self.stats.last_end.shape[1]
+
+    def slot(self, block: int, core: int) -> slice:
+        s = block * self.cores + core
+        return slice(int(self.offsets[s]), int(self.offsets[s + 1]))
+
+
+def schedule_streams(facts: Sequence[Facts], streams: Sequence[np.ndarray], distances: Sequence[np.ndarray | None],
+                     lo: np.ndarray, hi: np.ndarray) -> Scheduled:
+    """Schedule blocks given as slices of each core's stream: block ``b`` on core ``c`` is
+    ``streams[c][lo[b, c]:hi[b, c]]``, its dependencies the same rows of ``distances[c]`` (``(n, 4)``
+    backward distances; None: none at all), all in one compiled call.
+
+    All instructions share one index space, slot by slot, so that within a block the index orders
+    them by core, then position: the channel's tie-break."""
+    blocks, cores = lo.shape
+    if not blocks * cores:
+        empty = np.zeros((blocks, cores, _UNITS), dtype=np.int64)
+        return Scheduled(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(1, dtype=np.int64),
+                         BlockStats(empty, empty, empty))
+    sizes = (hi - lo).ravel()  # per slot
+    offsets = np.concatenate(([0], np.cumsum(sizes)))
+    total = int(offsets[-1])
+    positions, dist = np.empty(total, dtype=np.int64), np.zeros((total, _UNITS), dtype=np.int64)
+    unit, cycles, dram = np.empty(total, dtype=np.int64), np.empty(total, dtype=np.int64), np.empty(total, np.bool_)
+    for c in range(cores):  # gather each core's slices into their slots
+        size = hi[:, c] - lo[:, c]
+        within = np.arange(int(size.sum()), dtype=np.int64) - np.repeat(np.cumsum(size) - size, size)
+        src = np.repeat(lo[:, c], size) + within
+        dst = np.repeat(offsets[np.arange(blocks) * cores + c], size) + within
+        positions[dst] = pos = streams[c][src]
+        unit[dst], cycles[dst], dram[dst] = facts[c].unit[pos], facts[c].cycles[pos], facts[c].dram[pos]
+        if distances[c] is not None:
+            dist[dst] = distances[c][src]
+    lane = np.repeat(np.arange(blocks * cores, dtype=np.int64) * _UNITS, sizes) + unit
     order = np.argsort(lane, kind="stable")  # each lane's queue, in program order
-    first = np.searchsorted(lane[order], np.arange(_UNITS * len(slots) + 1))
-    dist = np.concatenate([epoch.dependency_distances() for epoch in slots]).astype(np.int64)
-    end, frees, stall_dep, stall_dram = _run(order, first, lane, dist, cycles, dram, _UNITS * len(blocks[0]))
-    shape = (len(blocks), len(blocks[0]), _UNITS)
+    first = np.searchsorted(lane[order], np.arange(_UNITS * blocks * cores + 1))
+    end, frees, stall_dep, stall_dram = _run(order, first, lane, dist, cycles, dram, _UNITS * cores)
+    shape = (blocks, cores, _UNITS)
     stats = BlockStats(np.where(first[1:] > first[:-1], frees, -1).reshape(shape), stall_dep.reshape(shape),
                        stall_dram.reshape(shape))
-    ends = end.tolist()
-    last_end, deps, drams = (column.reshape(-1, _UNITS).tolist() for column in stats)
-    for s, epoch in enumerate(slots):
-        epoch.end = ends[offsets[s]:offsets[s + 1]]
-        epoch.last_end, epoch.stall_dependency, epoch.stall_dram = last_end[s], deps[s], drams[s]
-    return stats
+    return Scheduled(positions, end, offsets, stats)
+
+
+def schedule(blocks: Sequence[Sequence[Epoch]]) -> None:
+    """Schedule each block (an ``Epoch`` per core, as many cores in every block, each core's
+    epochs sharing their ``Facts``) on its own from cycle 0: fill every Epoch's ``end``,
+    ``last_end`` and stalls (``schedule_streams`` on each core's epochs laid end to end)."""
+    if not blocks or not blocks[0]:
+        return
+    columns = list(zip(*blocks))  # per core, its epochs
+    sizes = np.array([[len(epoch.positions) for epoch in column] for column in columns], dtype=np.int64).T
+    hi = np.cumsum(sizes, axis=0)
+    done = schedule_streams([column[0].facts for column in columns],
+                            [np.concatenate([epoch.positions for epoch in column]) for column in columns],
+                            [np.concatenate([epoch.dependency_distances() for epoch in column]) for column in columns],
+                            hi - sizes, hi)
+    for b, block in enumerate(blocks):
+        for c, epoch in enumerate(block):
+            epoch.end = done.end[done.slot(b, c)].tolist()
+            epoch.last_end = done.stats.last_end[b, c].tolist()
+            epoch.stall_dependency = done.stats.stall_dependency[b, c].tolist()
+            epoch.stall_dram = done.stats.stall_dram[b, c].tolist()
 
 
 @compiled

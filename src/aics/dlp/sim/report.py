@@ -19,6 +19,7 @@ from aics.dlp.isa import Unit
 from aics.dlp.program import Program
 from aics.dlp.sim.costs import LEVELS
 from aics.dlp.sim.decode import Decoded
+from aics.dlp.sim.engine import Scheduled
 from aics.dlp.sim.memory import Memory
 from aics.dlp.systolic import ideal_rate
 
@@ -104,9 +105,10 @@ class Result:
 
 
 def build_report(program: Program, arch: Arch, cycles: int, dynamic: list[np.ndarray], costs: dict[int, Decoded],
-                 active: list[int], epochs: list[Any], stalls: dict[int, dict[str, list[int]]],
-                 host: Sequence[tuple[int, int, int]] = ()) -> TimingReport:
-    """Aggregate static costs (weighted by how often each instruction ran); ``stalls`` per active
+                 active: list[int], scheduled: Scheduled, first: np.ndarray, last: np.ndarray,
+                 stalls: dict[int, dict[str, list[int]]], host: Sequence[tuple[int, int, int]] = ()) -> TimingReport:
+    """Aggregate static costs (weighted by how often each instruction ran); ``scheduled``: the
+    distinct epochs, ``first``/``last``: when each first and last started; ``stalls`` per active
     core: cycles per reason and unit; ``host`` gives each host op's (tag, start, end)."""
     units: list[dict[str, UnitStats]] = []
     macs_by_dtype: dict[str, int] = {}
@@ -140,7 +142,7 @@ def build_report(program: Program, arch: Arch, cycles: int, dynamic: list[np.nda
             layer_macs[tag] = layer_macs.get(tag, 0) + int(macs_each[mask].sum())
         units.append({name: UnitStats(busy[u], {reason: stalls[c][reason][u] for reason in STALL_REASONS})
                       for u, name in enumerate(UNIT_NAMES)})
-    spans = _layer_spans(program, costs, active, epochs)
+    spans = _layer_spans(costs, active, scheduled, first, last)
     host_busy: dict[int, int] = {}
     for tag, s, e in host:
         old = spans.get(tag, (s, e))
@@ -157,25 +159,30 @@ def build_report(program: Program, arch: Arch, cycles: int, dynamic: list[np.nda
                         dict(zip(LEVELS, nbytes.tolist())), energy, layers, sum(host_busy.values()))
 
 
-def _layer_spans(program: Program, costs: dict[int, Decoded], active: list[int],
-                 epochs: list[Any]) -> dict[int, tuple[int, int]]:
-    """First start and last end of every tag: per distinct epoch, relative spans offset by its
-    first and last start."""
-    spans: dict[int, tuple[int, int]] = {}
-    tags = {c: costs[c].tag for c in active}
-    tagged = {c: bool(tags[c].any()) for c in active}  # once, not per epoch
-    cycles = {c: costs[c].column("cycles") for c in active}
-    for occ in epochs:
-        for slot, epoch in enumerate(occ.schedule):
-            c = active[slot]
-            if not len(epoch.positions) or not tagged[c]:
-                continue
-            pos = epoch.positions
-            epoch_tags, ends = tags[c][pos], np.asarray(epoch.end, dtype=np.int64)
-            starts = ends - cycles[c][pos]
-            for tag in np.unique(epoch_tags[epoch_tags > 0]).tolist():
-                mask = epoch_tags == tag
-                s, e = occ.first + int(starts[mask].min()), occ.last + int(ends[mask].max())
-                old = spans.get(tag, (s, e))
-                spans[tag] = (min(s, old[0]), max(e, old[1]))
-    return spans
+def _layer_spans(costs: dict[int, Decoded], active: list[int], scheduled: Scheduled, first: np.ndarray,
+                 last: np.ndarray) -> dict[int, tuple[int, int]]:
+    """First start and last end of every tag: each scheduled instruction's relative start and end,
+    offset by its epoch's first and last start."""
+    starts, ends = np.full(0, 0, dtype=np.int64), np.full(0, 0, dtype=np.int64)
+    tags = np.zeros(0, dtype=np.int64)
+    blocks = len(first)
+    for slot, c in enumerate(active):
+        if not costs[c].tag.any():
+            continue
+        size = np.diff(scheduled.offsets)[slot::len(active)]  # this core's slot in every block
+        block = np.repeat(np.arange(blocks), size)
+        at = np.repeat(scheduled.offsets[:-1][slot::len(active)] - (np.cumsum(size) - size), size) + np.arange(
+            int(size.sum()))
+        pos, end = scheduled.positions[at], scheduled.end[at]
+        tags = np.concatenate((tags, costs[c].tag[pos]))
+        starts = np.concatenate((starts, first[block] + end - costs[c].column("cycles")[pos]))
+        ends = np.concatenate((ends, last[block] + end))
+    keep = tags > 0
+    if not keep.any():
+        return {}
+    names, index = np.unique(tags[keep], return_inverse=True)
+    lo = np.full(len(names), np.iinfo(np.int64).max, dtype=np.int64)
+    hi = np.full(len(names), np.iinfo(np.int64).min, dtype=np.int64)
+    np.minimum.at(lo, index, starts[keep])
+    np.maximum.at(hi, index, ends[keep])
+    return {tag: (s, e) for tag, s, e in zip(names.tolist(), lo.tolist(), hi.tolist())}

@@ -12,17 +12,20 @@ from __future__ import annotations
 
 import json
 import os
-from typing import IO, Any
+from typing import IO, Any, Iterable
 
 from aics.dlp.arch import Arch
 from aics.dlp.program import Program
+from aics.dlp.sim.engine import Facts, Scheduled
 from aics.dlp.sim.report import UNIT_NAMES
 
 
-def write_trace(path: str | os.PathLike[str], program: Program, arch: Arch, active: list[int],
-                timeline: list[tuple[int, Any]], host: list[tuple[int, int, int]] | None = None) -> None:
-    """Write the trace of a run, given each epoch's start and schedule and the host ops' (tag,
-    start, end) (one more process, ``host CPU``), atomically (a temporary name, then renamed)."""
+def write_trace(path: str | os.PathLike[str], program: Program, arch: Arch, active: list[int], facts: list[Facts],
+                scheduled: Scheduled, timeline: Iterable[tuple[int, int]],
+                host: list[tuple[int, int, int]] | None = None) -> None:
+    """Write the trace of a run, given the active cores' ``facts``, the distinct epochs' schedules,
+    each epoch's (start, distinct epoch) and the host ops' (tag, start, end) (one more process,
+    ``host CPU``), atomically (a temporary name, then renamed)."""
     tmp = f"{os.fspath(path)}.tmp"
     names = {c: [_name(program, instr) for instr in program.code[c]] for c in active}
     with open(tmp, "w", encoding="utf-8") as out:
@@ -33,14 +36,15 @@ def write_trace(path: str | os.PathLike[str], program: Program, arch: Arch, acti
         for c in active:
             for event in _metadata(c):
                 first = _emit(out, event, first)
-        for start, occ in timeline:
-            for c, epoch in zip(active, occ.schedule):
-                facts = epoch.facts
-                for s, end in zip(epoch.positions.tolist(), epoch.end):
-                    cycles = int(facts.cycles[s])
-                    if cycles:
-                        first = _emit(out, {"name": names[c][s], "ph": "X", "pid": c, "tid": int(facts.unit[s]),
-                                            "ts": start + end - cycles, "dur": cycles, "args": {"index": s}}, first)
+        cycles, units = [f.cycles.tolist() for f in facts], [f.unit.tolist() for f in facts]
+        for start, block in timeline:
+            for slot, c in enumerate(active):
+                at = scheduled.slot(block, slot)
+                for s, end in zip(scheduled.positions[at].tolist(), scheduled.end[at].tolist()):
+                    if cycles[slot][s]:
+                        first = _emit(out, {"name": names[c][s], "ph": "X", "pid": c, "tid": units[slot][s],
+                                            "ts": start + end - cycles[slot][s], "dur": cycles[slot][s],
+                                            "args": {"index": s}}, first)
         if host:
             pid = program.cores
             first = _emit(out, {"name": "process_name", "ph": "M", "pid": pid, "args": {"name": "host CPU"}}, first)
