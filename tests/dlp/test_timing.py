@@ -26,8 +26,8 @@ from aics.dlp.isa import (
 from aics.dlp.program import Program
 from aics.dlp.sim import flow, timing
 from aics.dlp.sim.costs import CostModel
-from aics.dlp.sim.engine import Epoch, Facts, schedule
-from aics.dlp.sim.hazards import dependencies
+from aics.dlp.sim.engine import Facts, schedule_streams
+from aics.dlp.sim.hazards import Ranges, distances
 from aics.dlp.systolic import gemm_cost
 from aics.errors import SimulationError
 
@@ -243,18 +243,17 @@ def _ends(code: tuple[Instr, ...], unroll: bool) -> list[int]:
     model = CostModel(ARCH, 1 << 16)
     costs = [model.cost(i, i.reads(), i.writes()) for i in code]
     facts = Facts([int(c.unit) for c in costs], [c.cycles for c in costs], [c.dram for c in costs])
-    positions = flow.expand(flow.blocks(code)).tolist()
-    tree = list(positions) if unroll else flow.blocks(code)
-    deps = dependencies(tree, facts.unit, [i.reads() for i in code], [i.writes() for i in code],
-                        [isinstance(i, Sync) for i in code])
-    ends, start, first = [], 0, 0
-    cuts = [p for p, s in enumerate(positions) if isinstance(code[s], Sync)] + [len(positions)]
-    for cut in cuts:  # epoch by epoch, as ``timing`` does
-        epoch = Epoch(positions[first:cut], deps[first:cut], facts)
-        schedule([[epoch]])
-        ends += [start + end for end in epoch.end]
-        start += max([0, *epoch.last_end])
-        first = cut + 1
+    positions = flow.expand(flow.blocks(code))
+    tree = positions.tolist() if unroll else flow.blocks(code)
+    dist = distances(tree, facts.unit, Ranges.of([i.reads() for i in code], [i.writes() for i in code]),
+                     np.array([isinstance(i, Sync) for i in code], dtype=bool))
+    cuts = np.flatnonzero([isinstance(code[s], Sync) for s in positions.tolist()]).astype(np.int64)
+    lo, hi = np.concatenate(([0], cuts + 1))[:, None], np.append(cuts, len(positions))[:, None]
+    done = schedule_streams([facts], [positions], [dist], lo, hi)  # epoch by epoch, as ``timing`` does
+    ends, start = [], 0
+    for block in range(len(lo)):
+        ends += [start + end for end in done.end[done.slot(block, 0)].tolist()]
+        start += max(0, int(done.stats.last_end[block, 0].max()))
     return ends
 
 

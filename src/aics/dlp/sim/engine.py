@@ -33,7 +33,7 @@ Stalls are charged to the unit that waits: ``dependency`` (for another unit's re
 from __future__ import annotations
 
 import heapq
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import NamedTuple, Sequence
 
 import numpy as np
@@ -55,36 +55,6 @@ class Facts:
     def __post_init__(self) -> None:
         for name, dtype in (("unit", np.int64), ("cycles", np.int64), ("dram", np.bool_)):
             object.__setattr__(self, name, np.asarray(getattr(self, name), dtype=dtype))
-
-
-@dataclass
-class Epoch:
-    """One core's instructions in an epoch (static indices) and their dependencies, filled with
-    the result: relative end cycles and the stalls of each unit.
-
-    Dependencies come either as ``deps`` (per position, backward distances) or, cheaper to
-    build for long epochs, as ``distances`` (an ``(n, 4)`` array, 0 = none)."""
-
-    positions: np.ndarray  # static indices (a sequence given is converted)
-    deps: Sequence[tuple[int, ...]] | None
-    facts: Facts
-    distances: np.ndarray | None = None
-    end: list[int] = field(default_factory=list)
-    last_end: list[int] = field(default_factory=lambda: [-1] * _UNITS)  # -1: the unit is idle
-    stall_dependency: list[int] = field(default_factory=lambda: [0] * _UNITS)
-    stall_dram: list[int] = field(default_factory=lambda: [0] * _UNITS)
-
-    def __post_init__(self) -> None:
-        self.positions = np.asarray(self.positions, dtype=np.int64)
-
-    def dependency_distances(self) -> np.ndarray:
-        """``distances``, or the same ``(n, 4)`` array built from ``deps``."""
-        if self.distances is not None:
-            return self.distances
-        dist = np.zeros((len(self.positions), _UNITS), dtype=np.int64)
-        for p, deps in enumerate(self.deps or ()):
-            dist[p, :len(deps)] = deps
-        return dist
 
 
 class BlockStats(NamedTuple):
@@ -151,27 +121,6 @@ def schedule_streams(facts: Sequence[Facts], streams: Sequence[np.ndarray], dist
     stats = BlockStats(np.where(first[1:] > first[:-1], frees, -1).reshape(shape), stall_dep.reshape(shape),
                        stall_dram.reshape(shape))
     return Scheduled(positions, end, offsets, stats)
-
-
-def schedule(blocks: Sequence[Sequence[Epoch]]) -> None:
-    """Schedule each block (an ``Epoch`` per core, as many cores in every block, each core's
-    epochs sharing their ``Facts``) on its own from cycle 0: fill every Epoch's ``end``,
-    ``last_end`` and stalls (``schedule_streams`` on each core's epochs laid end to end)."""
-    if not blocks or not blocks[0]:
-        return
-    columns = list(zip(*blocks))  # per core, its epochs
-    sizes = np.array([[len(epoch.positions) for epoch in column] for column in columns], dtype=np.int64).T
-    hi = np.cumsum(sizes, axis=0)
-    done = schedule_streams([column[0].facts for column in columns],
-                            [np.concatenate([epoch.positions for epoch in column]) for column in columns],
-                            [np.concatenate([epoch.dependency_distances() for epoch in column]) for column in columns],
-                            hi - sizes, hi)
-    for b, block in enumerate(blocks):
-        for c, epoch in enumerate(block):
-            epoch.end = done.end[done.slot(b, c)].tolist()
-            epoch.last_end = done.stats.last_end[b, c].tolist()
-            epoch.stall_dependency = done.stats.stall_dependency[b, c].tolist()
-            epoch.stall_dram = done.stats.stall_dram[b, c].tolist()
 
 
 @compiled

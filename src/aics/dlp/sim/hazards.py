@@ -23,7 +23,7 @@ iteration on its unit. So the analysis runs on the code with every loop cut to t
 and the dynamic stream's dependencies are then copied out of it (``_Expander``).
 
 Dependencies are backward distances: ``distances`` gives an ``(n, 4)`` array per dynamic position
-(column = the unit depended on, 0 = none); ``dependencies`` the same as tuples.
+(column = the unit depended on, 0 = none).
 """
 
 from __future__ import annotations
@@ -36,7 +36,6 @@ from aics.dlp.isa import Range
 from aics.compiled import compiled
 from aics.dlp.sim.flow import Block, LoopBlock
 
-Deps = tuple[int, ...]
 _UNITS = 4
 
 
@@ -222,11 +221,3 @@ def distances(tree: Block, units: np.ndarray, ranges: Ranges, sync: np.ndarray) 
     if not expander.pieces:
         return np.zeros((0, _UNITS), dtype=np.int32)
     return np.concatenate(expander.pieces)
-
-
-def dependencies(tree: Block, units: Sequence[int], reads: Sequence[tuple[Range, ...]],
-                 writes: Sequence[tuple[Range, ...]], sync: Sequence[bool]) -> list[Deps]:
-    """``distances`` as one tuple per dynamic instruction (units in order, none left out), from
-    per-static-instruction ``reads``/``writes`` tuples."""
-    dist = distances(tree, np.asarray(units, dtype=np.int64), Ranges.of(reads, writes), np.asarray(sync, dtype=bool))
-    return [tuple(d for d in row if d) for row in dist.tolist()]
