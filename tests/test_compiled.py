@@ -35,7 +35,7 @@ def test_compiled_functions_equal_their_python_source() -> None:
     decoded = decode(code, CostModel(load_arch("edge-int8"), 1 << 33), 0)
     unit = decoded.column("unit")
     seq = np.arange(len(code))
-    pos, write, seg, count = hazards._entries(seq, decoded.ranges)
+    pos, write, seg, count = hazards.accesses(seq, decoded.ranges)
     args = (pos, write, seg, unit, np.zeros(len(code), dtype=np.int64), count)
     latest = hazards._sweep(*args)
     assert (latest == hazards._sweep.__wrapped__(*args)).all() and (latest >= 0).any()

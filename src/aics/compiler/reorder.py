@@ -60,7 +60,7 @@ def dependencies(code: list[Instr]) -> list[list[int]]:
     ranges = Ranges.of([i.reads() for i in code], [i.writes() for i in code])
     if len(ranges.owner) == 0:
         return [[] for _ in code]
-    pos, write, seg = accesses(np.arange(n), ranges, np.zeros(n, dtype=bool))
+    pos, write, seg, _ = accesses(np.arange(n), ranges)
     order = np.argsort(seg, kind="stable")  # (segment, position), reads before writes
     seg, pos, write = seg[order], pos[order], write[order]
     m = len(seg)

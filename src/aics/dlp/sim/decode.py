@@ -26,7 +26,7 @@ from aics.dlp.sim.costs import Cost, CostModel
 from aics.dlp.sim.hazards import Ranges
 from aics.errors import SimulationError
 
-_MAX_ADDRESS = 1 << 55  # addresses and range ends stay below this (``hazards`` sorts space << 56 | address)
+_MAX_ADDRESS = 1 << 55  # addresses and range ends stay below this: int64 range arithmetic with room to spare
 
 
 @dataclasses.dataclass

@@ -32,8 +32,8 @@ from typing import Sequence
 
 import numpy as np
 
-from aics.dlp.isa import Range
 from aics.compiled import compiled
+from aics.dlp.isa import Range
 from aics.dlp.sim.flow import Block, LoopBlock
 
 _UNITS = 4
@@ -95,10 +95,10 @@ def _segments(ranges: Ranges) -> tuple[np.ndarray, np.ndarray, int]:
     return lo, cover, count
 
 
-def _entries(seq: np.ndarray, ranges: Ranges) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-    """One entry per (position of ``seq``, elementary segment one of its ranges covers), in
-    position order (a position's reads before its writes): the position, whether it writes, the
-    segment; and the number of segments."""
+def accesses(seq: np.ndarray, ranges: Ranges) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """One entry per (position of ``seq`` (static indices), elementary segment one of its ranges
+    covers), in position order (a position's reads before its writes): the position, whether it
+    writes, the segment; and the number of segments (shared: the compiler's list scheduler uses it)."""
     counts = np.bincount(ranges.owner, minlength=int(seq.max(initial=-1)) + 1)
     per = counts[seq]
     total = int(per.sum())
@@ -114,22 +114,10 @@ def _entries(seq: np.ndarray, ranges: Ranges) -> tuple[np.ndarray, np.ndarray, n
     return pos, write, seg, count
 
 
-def accesses(seq: np.ndarray, ranges: Ranges, sync: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(position, writes, segment)`` of every access of the positions of ``seq`` (static
-    indices) to an elementary segment, in position order; segments are numbered apart per epoch
-    between the syncs flagged in ``sync`` (shared: the compiler's list scheduler uses it too)."""
-    pos, write, seg, count = _entries(seq, ranges)
-    if sync.any():
-        seg = seg + np.cumsum(sync[seq])[pos] * count
-    return pos, write, seg
-
-
 def _latest(seq: np.ndarray, units: np.ndarray, ranges: Ranges, sync: np.ndarray) -> np.ndarray:
     """For each position of the analysed sequence ``seq`` (static indices) and each unit, the
     latest earlier position it conflicts with (-1: none); own-unit columns are -1."""
-    if not np.bincount(ranges.owner, minlength=len(sync))[seq].any():
-        return np.full((len(seq), _UNITS), -1, dtype=np.int64)
-    pos, write, seg, count = _entries(seq, ranges)
+    pos, write, seg, count = accesses(seq, ranges)
     return _sweep(pos, write, seg, units[seq], np.cumsum(sync[seq]), count)
 
 
